@@ -1,0 +1,429 @@
+//! Payments announced by the bank's webhook: validation at the edge and the dedup rule.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+use uuid::Uuid;
+
+use crate::error::FieldErrors;
+use crate::money::{Currency, Money};
+use crate::organization::Inn;
+
+/// Currency of every amount the bank webhook sends.
+pub const BANK_CURRENCY: Currency = Currency::RUB;
+
+/// Longest accepted document number, in characters.
+pub const MAX_DOCUMENT_NUMBER_CHARS: usize = 50;
+
+/// The bank's id of one operation: the dedup key, one payment per id, forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OperationId(pub Uuid);
+
+impl OperationId {
+    /// Parses a UUID written with dashes, in any case.
+    pub fn parse(text: &str) -> Result<Self, BankFieldError> {
+        let text = text.trim();
+        if text.len() != 36 {
+            return Err(BankFieldError::InvalidUuid);
+        }
+        Uuid::try_parse(text)
+            .map(Self)
+            .map_err(|_| BankFieldError::InvalidUuid)
+    }
+}
+
+impl fmt::Display for OperationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The number of the bank's payment document: 1 to 50 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DocumentNumber(String);
+
+impl DocumentNumber {
+    /// Validates a document number; surrounding whitespace is trimmed.
+    pub fn parse(text: &str) -> Result<Self, BankFieldError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(BankFieldError::Blank);
+        }
+        if trimmed.chars().count() > MAX_DOCUMENT_NUMBER_CHARS {
+            return Err(BankFieldError::TooLong(MAX_DOCUMENT_NUMBER_CHARS));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(BankFieldError::ControlCharacters);
+        }
+        Ok(Self(trimmed.to_string()))
+    }
+
+    /// The number as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DocumentNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The date of the bank's payment document, as an instant in UTC with microsecond precision
+/// (what every backend stores, so a stored date compares equal to a re-sent one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DocumentDate(DateTime<Utc>);
+
+impl DocumentDate {
+    /// Accepts an RFC 3339 date-time, a naive date-time (read as UTC) or a plain date
+    /// (midnight UTC).
+    pub fn parse(text: &str) -> Result<Self, BankFieldError> {
+        let text = text.trim();
+        if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+            return Ok(Self::from_utc(instant.with_timezone(&Utc)));
+        }
+        for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+            if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+                return Ok(Self::from_utc(naive.and_utc()));
+            }
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            if let Some(midnight) = date.and_hms_opt(0, 0, 0) {
+                return Ok(Self::from_utc(midnight.and_utc()));
+            }
+        }
+        Err(BankFieldError::InvalidDate)
+    }
+
+    /// Wraps an instant, truncated to microseconds.
+    pub fn from_utc(instant: DateTime<Utc>) -> Self {
+        Self(instant.trunc_subsecs(6))
+    }
+
+    /// The instant.
+    pub fn instant(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// Why one webhook field was refused. Shown to API clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BankFieldError {
+    #[error("This field is required.")]
+    Required,
+    #[error("This field may not be null.")]
+    Null,
+    #[error("Not a valid string.")]
+    NotAString,
+    #[error("This field may not be blank.")]
+    Blank,
+    #[error("Must be a valid UUID.")]
+    InvalidUuid,
+    #[error("Ensure this field has no more than {0} characters.")]
+    TooLong(usize),
+    #[error("Control characters are not allowed.")]
+    ControlCharacters,
+    #[error(
+        "Datetime has wrong format. Use RFC 3339, e.g. 2024-04-27T21:00:00Z, or a date 2024-04-27."
+    )]
+    InvalidDate,
+}
+
+/// One field of a webhook body as the transport received it, before any validation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RawField {
+    /// The key was absent.
+    #[default]
+    Missing,
+    /// `null`.
+    Null,
+    /// A string's contents.
+    Text(String),
+    /// A number, as its literal text (never converted through a float).
+    Number(String),
+    /// A boolean, array or object.
+    Other,
+}
+
+/// A webhook body split into its fields, as the transport found them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawBankPayment {
+    pub operation_id: RawField,
+    pub amount: RawField,
+    pub payer_inn: RawField,
+    pub document_number: RawField,
+    pub document_date: RawField,
+}
+
+/// A validated incoming bank payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankPayment {
+    pub operation_id: OperationId,
+    pub amount: Money,
+    pub payer_inn: Inn,
+    pub document_number: DocumentNumber,
+    pub document_date: DocumentDate,
+}
+
+/// How a payment compares with the one already recorded under its operation_id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedup {
+    /// Same operation, same contents: a retry. Answer as before, change nothing.
+    Duplicate,
+    /// Same operation id, other contents: refuse (409), change nothing.
+    Conflict,
+}
+
+impl BankPayment {
+    /// Validates every field and reports all problems at once, keyed by field name.
+    pub fn from_raw(raw: &RawBankPayment) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let operation_id = errors.check(
+            "operation_id",
+            string_only(&raw.operation_id).and_then(OperationId::parse),
+        );
+        let amount = errors.check("amount", amount_of(&raw.amount));
+        let payer_inn = errors.check(
+            "payer_inn",
+            string_or_number(&raw.payer_inn)
+                .and_then(|text| Inn::parse(text).map_err(|e| e.to_string())),
+        );
+        let document_number = errors.check(
+            "document_number",
+            string_or_number(&raw.document_number)
+                .and_then(|text| DocumentNumber::parse(text).map_err(|e| e.to_string())),
+        );
+        let document_date = errors.check(
+            "document_date",
+            string_only(&raw.document_date).and_then(DocumentDate::parse),
+        );
+        match (
+            operation_id,
+            amount,
+            payer_inn,
+            document_number,
+            document_date,
+        ) {
+            (
+                Some(operation_id),
+                Some(amount),
+                Some(payer_inn),
+                Some(document_number),
+                Some(document_date),
+            ) if errors.is_empty() => Ok(Self {
+                operation_id,
+                amount,
+                payer_inn,
+                document_number,
+                document_date,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// The dedup rule: `self` arrived under the operation id of `recorded`. Amounts compare by
+    /// value (`145000` equals `145000.00`), dates as instants.
+    pub fn compare(&self, recorded: &BankPayment) -> Dedup {
+        debug_assert_eq!(self.operation_id, recorded.operation_id);
+        let same = self.amount == recorded.amount
+            && self.payer_inn == recorded.payer_inn
+            && self.document_number == recorded.document_number
+            && self.document_date == recorded.document_date;
+        if same {
+            Dedup::Duplicate
+        } else {
+            Dedup::Conflict
+        }
+    }
+}
+
+fn present(field: &RawField) -> Result<(), BankFieldError> {
+    match field {
+        RawField::Missing => Err(BankFieldError::Required),
+        RawField::Null => Err(BankFieldError::Null),
+        _ => Ok(()),
+    }
+}
+
+fn string_only(field: &RawField) -> Result<&str, BankFieldError> {
+    present(field)?;
+    match field {
+        RawField::Text(text) => Ok(text),
+        _ => Err(BankFieldError::NotAString),
+    }
+}
+
+/// Text fields also take a JSON number, as the old Django `CharField` did.
+fn string_or_number(field: &RawField) -> Result<&str, String> {
+    present(field).map_err(|e| e.to_string())?;
+    match field {
+        RawField::Text(text) | RawField::Number(text) => Ok(text),
+        _ => Err(BankFieldError::NotAString.to_string()),
+    }
+}
+
+fn amount_of(field: &RawField) -> Result<Money, String> {
+    present(field).map_err(|e| e.to_string())?;
+    match field {
+        RawField::Text(text) | RawField::Number(text) => {
+            Money::parse_positive(text, BANK_CURRENCY).map_err(|e| e.to_string())
+        }
+        _ => Err(crate::money::MoneyError::NotANumber.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(value: &str) -> RawField {
+        RawField::Text(value.to_string())
+    }
+
+    fn valid_raw() -> RawBankPayment {
+        RawBankPayment {
+            operation_id: text("ccf0a86d-041b-4991-bcf7-e2352f7b8a4a"),
+            amount: RawField::Number("145000".into()),
+            payer_inn: text("1234567890"),
+            document_number: text("PAY-328"),
+            document_date: text("2024-04-27T21:00:00Z"),
+        }
+    }
+
+    #[test]
+    fn a_valid_body_becomes_a_bank_payment() {
+        let payment = BankPayment::from_raw(&valid_raw()).unwrap();
+        assert_eq!(payment.amount.to_string(), "145000.00");
+        assert_eq!(payment.payer_inn.as_str(), "1234567890");
+        assert_eq!(payment.document_number.as_str(), "PAY-328");
+        assert_eq!(
+            payment.document_date.instant().to_rfc3339(),
+            "2024-04-27T21:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let raw = RawBankPayment {
+            operation_id: text("not-a-uuid"),
+            amount: RawField::Number("0.005".into()),
+            payer_inn: RawField::Missing,
+            document_number: RawField::Null,
+            document_date: text("yesterday"),
+        };
+        let errors = BankPayment::from_raw(&raw).unwrap_err();
+        assert_eq!(
+            errors.get("operation_id").unwrap(),
+            ["Must be a valid UUID."]
+        );
+        assert_eq!(
+            errors.get("amount").unwrap(),
+            ["Ensure that there are no more than 2 decimal places."]
+        );
+        assert_eq!(
+            errors.get("payer_inn").unwrap(),
+            ["This field is required."]
+        );
+        assert_eq!(
+            errors.get("document_number").unwrap(),
+            ["This field may not be null."]
+        );
+        assert!(errors.get("document_date").is_some());
+    }
+
+    #[test]
+    fn amount_may_be_a_numeric_string_but_not_a_boolean() {
+        let mut raw = valid_raw();
+        raw.amount = text("1.50");
+        assert_eq!(
+            BankPayment::from_raw(&raw).unwrap().amount.to_minor_units(),
+            150
+        );
+        raw.amount = RawField::Other;
+        assert!(BankPayment::from_raw(&raw)
+            .unwrap_err()
+            .get("amount")
+            .is_some());
+        raw.amount = RawField::Number("-5".into());
+        assert!(BankPayment::from_raw(&raw)
+            .unwrap_err()
+            .get("amount")
+            .is_some());
+    }
+
+    #[test]
+    fn operation_id_must_be_a_dashed_uuid_in_any_case() {
+        assert!(OperationId::parse("CCF0A86D-041B-4991-BCF7-E2352F7B8A4A").is_ok());
+        assert!(OperationId::parse("ccf0a86d041b4991bcf7e2352f7b8a4a").is_err());
+        assert!(OperationId::parse("{ccf0a86d-041b-4991-bcf7-e2352f7b8a4}").is_err());
+        let mut raw = valid_raw();
+        raw.operation_id = RawField::Number("12".into());
+        assert_eq!(
+            BankPayment::from_raw(&raw)
+                .unwrap_err()
+                .get("operation_id")
+                .unwrap(),
+            ["Not a valid string."]
+        );
+    }
+
+    #[test]
+    fn document_number_rules() {
+        assert!(DocumentNumber::parse("").is_err());
+        assert!(DocumentNumber::parse("   ").is_err());
+        assert!(DocumentNumber::parse(&"x".repeat(50)).is_ok());
+        assert!(DocumentNumber::parse(&"ж".repeat(50)).is_ok());
+        assert!(DocumentNumber::parse(&"x".repeat(51)).is_err());
+        assert_eq!(
+            DocumentNumber::parse("A\u{0}B"),
+            Err(BankFieldError::ControlCharacters)
+        );
+        assert_eq!(DocumentNumber::parse(" PAY-1 ").unwrap().as_str(), "PAY-1");
+    }
+
+    #[test]
+    fn document_date_forms() {
+        let midnight = DocumentDate::parse("2024-04-27").unwrap();
+        assert_eq!(midnight.instant().to_rfc3339(), "2024-04-27T00:00:00+00:00");
+        let naive = DocumentDate::parse("2024-04-27T21:00:00").unwrap();
+        let zoned = DocumentDate::parse("2024-04-28T00:00:00+03:00").unwrap();
+        assert_eq!(naive, zoned);
+        let nanos = DocumentDate::parse("2024-04-27T21:00:00.123456789Z").unwrap();
+        assert_eq!(
+            nanos,
+            DocumentDate::parse("2024-04-27T21:00:00.123456Z").unwrap()
+        );
+        for bad in ["", "27.04.2024", "2024-13-01", "2024-04-27T25:00:00Z"] {
+            assert_eq!(
+                DocumentDate::parse(bad),
+                Err(BankFieldError::InvalidDate),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dedup_same_contents_is_duplicate_other_contents_conflict() {
+        let recorded = BankPayment::from_raw(&valid_raw()).unwrap();
+        let mut same = valid_raw();
+        same.amount = text("145000.00");
+        same.document_date = text("2024-04-28T00:00:00+03:00");
+        same.operation_id = text("CCF0A86D-041B-4991-BCF7-E2352F7B8A4A");
+        let same = BankPayment::from_raw(&same).unwrap();
+        assert_eq!(same.compare(&recorded), Dedup::Duplicate);
+
+        let variants: [fn(&mut RawBankPayment); 4] = [
+            |r| r.amount = RawField::Number("145000.01".into()),
+            |r| r.payer_inn = text("0987654321"),
+            |r| r.document_number = text("PAY-329"),
+            |r| r.document_date = text("2024-04-27"),
+        ];
+        for change in variants {
+            let mut raw = valid_raw();
+            change(&mut raw);
+            let other = BankPayment::from_raw(&raw).unwrap();
+            assert_eq!(other.compare(&recorded), Dedup::Conflict);
+        }
+    }
+}

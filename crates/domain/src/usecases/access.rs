@@ -1,0 +1,303 @@
+//! Authentication, token issuing and tenancy-checked reads.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::{NewToken, Principal, Role, TokenHash, TokenId};
+use crate::error::StorageError;
+use crate::organization::{Inn, Organization};
+use crate::ports::{OrganizationStore, TokenStore};
+
+/// Why a request could not be authenticated (HTTP 401).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthenticationError {
+    #[error("Authentication credentials were not provided.")]
+    Missing,
+    #[error("Invalid or revoked token.")]
+    Invalid,
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+/// Turns a presented bearer token into a [`Principal`].
+#[derive(Clone)]
+pub struct Authenticate {
+    tokens: Arc<dyn TokenStore>,
+}
+
+impl Authenticate {
+    pub fn new(tokens: Arc<dyn TokenStore>) -> Self {
+        Self { tokens }
+    }
+
+    /// Looks the token up by its hash; revoked and unknown tokens are refused alike.
+    pub async fn execute(&self, token: Option<&str>) -> Result<Principal, AuthenticationError> {
+        let token = token.ok_or(AuthenticationError::Missing)?;
+        let record = self
+            .tokens
+            .find_token(&TokenHash::of(token))
+            .await
+            .map_err(AuthenticationError::Storage)?
+            .ok_or(AuthenticationError::Invalid)?;
+        Principal::from_record(&record).ok_or(AuthenticationError::Invalid)
+    }
+}
+
+/// Why a balance could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadBalanceError {
+    /// Unknown INN, or an organization the caller may not see: the answer is the same, so
+    /// that a member cannot learn which INNs exist (HTTP 404).
+    #[error("Organization not found")]
+    NotFound,
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+/// Reads an organization's balance by INN, within the caller's tenancy.
+#[derive(Clone)]
+pub struct ReadBalance {
+    organizations: Arc<dyn OrganizationStore>,
+}
+
+impl ReadBalance {
+    pub fn new(organizations: Arc<dyn OrganizationStore>) -> Self {
+        Self { organizations }
+    }
+
+    /// `caller` is `None` only in legacy open mode, where anyone may read any balance.
+    pub async fn execute(
+        &self,
+        caller: Option<&Principal>,
+        inn: &Inn,
+    ) -> Result<Organization, ReadBalanceError> {
+        let organization = self
+            .organizations
+            .find_by_inn(inn)
+            .await
+            .map_err(ReadBalanceError::Storage)?
+            .ok_or(ReadBalanceError::NotFound)?;
+        match caller {
+            Some(principal) if !principal.can_see(organization.id) => {
+                Err(ReadBalanceError::NotFound)
+            }
+            _ => Ok(organization),
+        }
+    }
+}
+
+/// Why a token could not be issued or revoked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssueTokenError {
+    #[error("a member token needs --inn of an existing organization")]
+    InnRequired,
+    #[error("no organization has INN {0}")]
+    UnknownOrganization(Inn),
+    #[error("no token has id {0}")]
+    UnknownToken(TokenId),
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+/// Mints and revokes API tokens (used by the `payments token` command).
+#[derive(Clone)]
+pub struct IssueToken {
+    tokens: Arc<dyn TokenStore>,
+    organizations: Arc<dyn OrganizationStore>,
+}
+
+impl IssueToken {
+    pub fn new(tokens: Arc<dyn TokenStore>, organizations: Arc<dyn OrganizationStore>) -> Self {
+        Self {
+            tokens,
+            organizations,
+        }
+    }
+
+    /// Mints a token from caller-supplied randomness and stores its hash. A member token is
+    /// bound to the organization with `inn`; a staff token to the one given, if any.
+    pub async fn create(
+        &self,
+        role: Role,
+        inn: Option<&Inn>,
+        random: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<NewToken, IssueTokenError> {
+        let organization = match inn {
+            Some(inn) => Some(
+                self.organizations
+                    .find_by_inn(inn)
+                    .await
+                    .map_err(IssueTokenError::Storage)?
+                    .ok_or_else(|| IssueTokenError::UnknownOrganization(inn.clone()))?
+                    .id,
+            ),
+            None => None,
+        };
+        let token = NewToken::mint(random, role, organization, now)
+            .map_err(|_| IssueTokenError::InnRequired)?;
+        self.tokens
+            .insert_token(&token.record)
+            .await
+            .map_err(IssueTokenError::Storage)?;
+        Ok(token)
+    }
+
+    /// Revokes a token; later requests with it get 401.
+    pub async fn revoke(&self, id: TokenId, now: DateTime<Utc>) -> Result<(), IssueTokenError> {
+        let found = self
+            .tokens
+            .revoke_token(id, now)
+            .await
+            .map_err(IssueTokenError::Storage)?;
+        if found {
+            Ok(())
+        } else {
+            Err(IssueTokenError::UnknownToken(id))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::TokenRecord;
+    use crate::organization::OrganizationId;
+    use crate::ports::{MockOrganizationStore, MockTokenStore};
+    use uuid::Uuid;
+
+    fn organization(inn: &str) -> Organization {
+        Organization::first_seen_in_bank_payment(Inn::parse(inn).unwrap(), Utc::now())
+    }
+
+    fn record(role: Role, organization: Option<OrganizationId>) -> TokenRecord {
+        NewToken::mint([5; 32], role, organization, Utc::now())
+            .unwrap()
+            .record
+    }
+
+    #[tokio::test]
+    async fn authenticate_finds_the_token_by_hash() {
+        let token = NewToken::mint([1; 32], Role::Staff, None, Utc::now()).unwrap();
+        let expected_hash = TokenHash::of(&token.plaintext);
+        let stored = token.record.clone();
+        let mut tokens = MockTokenStore::new();
+        tokens
+            .expect_find_token()
+            .withf(move |hash| *hash == expected_hash)
+            .returning(move |_| Ok(Some(stored.clone())));
+        let principal = Authenticate::new(Arc::new(tokens))
+            .execute(Some(&token.plaintext))
+            .await
+            .unwrap();
+        assert_eq!(principal.role, Role::Staff);
+        assert_eq!(principal.token_id, token.record.id);
+    }
+
+    #[tokio::test]
+    async fn missing_unknown_and_revoked_tokens_are_refused() {
+        let mut tokens = MockTokenStore::new();
+        tokens.expect_find_token().returning(|_| Ok(None));
+        let auth = Authenticate::new(Arc::new(tokens));
+        assert_eq!(auth.execute(None).await, Err(AuthenticationError::Missing));
+        assert_eq!(
+            auth.execute(Some("pay_nope")).await,
+            Err(AuthenticationError::Invalid)
+        );
+
+        let mut revoked = record(Role::Staff, None);
+        revoked.revoked_at = Some(Utc::now());
+        let mut tokens = MockTokenStore::new();
+        tokens
+            .expect_find_token()
+            .returning(move |_| Ok(Some(revoked.clone())));
+        assert_eq!(
+            Authenticate::new(Arc::new(tokens)).execute(Some("x")).await,
+            Err(AuthenticationError::Invalid)
+        );
+    }
+
+    fn store_with(org: Organization) -> MockOrganizationStore {
+        let mut store = MockOrganizationStore::new();
+        store
+            .expect_find_by_inn()
+            .returning(move |inn| Ok((inn == &org.inn).then(|| org.clone())));
+        store
+    }
+
+    #[tokio::test]
+    async fn balance_reads_respect_tenancy() {
+        let org = organization("1234567890");
+        let read = ReadBalance::new(Arc::new(store_with(org.clone())));
+        let inn = org.inn.clone();
+
+        let staff = Principal::from_record(&record(Role::Staff, None)).unwrap();
+        assert_eq!(read.execute(Some(&staff), &inn).await.unwrap().id, org.id);
+
+        let own = Principal::from_record(&record(Role::Member, Some(org.id))).unwrap();
+        assert_eq!(read.execute(Some(&own), &inn).await.unwrap().id, org.id);
+
+        let stranger =
+            Principal::from_record(&record(Role::Member, Some(OrganizationId::new_random())))
+                .unwrap();
+        assert_eq!(
+            read.execute(Some(&stranger), &inn).await,
+            Err(ReadBalanceError::NotFound)
+        );
+
+        let unknown = Inn::parse("0000000000").unwrap();
+        assert_eq!(
+            read.execute(Some(&staff), &unknown).await,
+            Err(ReadBalanceError::NotFound)
+        );
+        // Legacy open mode: no caller at all.
+        assert!(read.execute(None, &inn).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn member_tokens_are_bound_to_an_existing_organization() {
+        let org = organization("1234567890");
+        let org_id = org.id;
+        let mut tokens = MockTokenStore::new();
+        tokens
+            .expect_insert_token()
+            .withf(move |r| r.role == Role::Member && r.organization_id == Some(org_id))
+            .times(1)
+            .returning(|_| Ok(()));
+        let issue = IssueToken::new(Arc::new(tokens), Arc::new(store_with(org.clone())));
+        let token = issue
+            .create(Role::Member, Some(&org.inn), [3; 32], Utc::now())
+            .await
+            .unwrap();
+        assert!(token.plaintext.starts_with("pay_"));
+
+        let unknown = Inn::parse("1111111111").unwrap();
+        assert_eq!(
+            issue
+                .create(Role::Member, Some(&unknown), [3; 32], Utc::now())
+                .await
+                .unwrap_err(),
+            IssueTokenError::UnknownOrganization(unknown)
+        );
+        assert_eq!(
+            issue
+                .create(Role::Member, None, [3; 32], Utc::now())
+                .await
+                .unwrap_err(),
+            IssueTokenError::InnRequired
+        );
+    }
+
+    #[tokio::test]
+    async fn revoking_an_unknown_token_is_an_error() {
+        let mut tokens = MockTokenStore::new();
+        tokens.expect_revoke_token().returning(|_, _| Ok(false));
+        let issue = IssueToken::new(Arc::new(tokens), Arc::new(MockOrganizationStore::new()));
+        let id = TokenId(Uuid::new_v4());
+        assert_eq!(
+            issue.revoke(id, Utc::now()).await,
+            Err(IssueTokenError::UnknownToken(id))
+        );
+    }
+}
