@@ -1,0 +1,198 @@
+//! `POST /api/webhook/bank/`: the bank tells us about an incoming transfer.
+//!
+//! The body is read as raw bytes because the signature covers exactly those bytes, and the JSON
+//! is split into fields by hand so that amounts keep their literal text (never a float).
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use payments_domain::bank::{RawBankPayment, RawField};
+use payments_domain::signature;
+use serde_json::error::Category;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use crate::error::ApiError;
+use crate::{ApiState, HttpSettings, WebhookAuth};
+
+/// Receives one bank payment: content type, size, signature, JSON shape, then the use case.
+pub(crate) async fn receive(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<ApiState>,
+    settings: web::Data<HttpSettings>,
+) -> Result<HttpResponse, ApiError> {
+    // Checked before reading so a wrong client is told cheaply, whatever it sends.
+    require_json_content_type(&request)?;
+    let body = read_body(&request, payload, settings.body_limit_bytes).await?;
+    let now = Utc::now();
+    if let WebhookAuth::Signed(secrets) = &state.webhook_auth {
+        // A header that is not visible ASCII cannot be a valid signature: treat it as malformed.
+        let header = request
+            .headers()
+            .get(signature::HEADER)
+            .map(|value| value.to_str().unwrap_or_default());
+        signature::verify(secrets, header, &body, now.timestamp())?;
+    }
+    let raw = parse_bank_payment(&body)?;
+    let receipt = state.receive_bank_payment.execute(&raw, now).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "message": "Payment processed successfully",
+        "payment_id": receipt.payment_id().to_string(),
+    })))
+}
+
+/// `application/json`, with any parameters (`charset=utf-8`), in any case.
+fn require_json_content_type(request: &HttpRequest) -> Result<(), ApiError> {
+    let essence = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::trim);
+    match essence {
+        Some(essence) if essence.eq_ignore_ascii_case("application/json") => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+async fn read_body(
+    request: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    // A declared length over the limit is refused before a byte is read.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "could not read the webhook body");
+            Err(ApiError::invalid_body("Could not read the request body."))
+        }
+        Err(_) => Err(ApiError::PayloadTooLarge),
+    }
+}
+
+/// Splits a webhook body into the five fields the domain validates; other keys are ignored.
+pub(crate) fn parse_bank_payment(body: &[u8]) -> Result<RawBankPayment, ApiError> {
+    let document: &RawValue = serde_json::from_slice(body).map_err(malformed)?;
+    if !document.get().trim_start().starts_with('{') {
+        return Err(ApiError::invalid_body("Expected a JSON object."));
+    }
+    let mut fields: HashMap<String, Box<RawValue>> =
+        serde_json::from_str(document.get()).map_err(malformed)?;
+    let mut take = |name: &str| raw_field(fields.remove(name).as_deref());
+    Ok(RawBankPayment {
+        operation_id: take("operation_id"),
+        amount: take("amount"),
+        payer_inn: take("payer_inn"),
+        document_number: take("document_number"),
+        document_date: take("document_date"),
+    })
+}
+
+/// Classifies one JSON value by its first byte; numbers keep their literal text.
+fn raw_field(value: Option<&RawValue>) -> RawField {
+    let Some(value) = value else {
+        return RawField::Missing;
+    };
+    let text = value.get().trim();
+    match text.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(text)
+            .map(RawField::Text)
+            .unwrap_or(RawField::Other),
+        Some(b'-' | b'0'..=b'9') => RawField::Number(text.to_string()),
+        Some(b'n') => RawField::Null,
+        _ => RawField::Other,
+    }
+}
+
+/// A short, generic reason: position only, never a piece of the input.
+fn malformed(error: serde_json::Error) -> ApiError {
+    let reason = match error.classify() {
+        Category::Eof => "Malformed JSON: unexpected end of input.".to_string(),
+        Category::Syntax => format!(
+            "Malformed JSON: syntax error at line {}, column {}.",
+            error.line(),
+            error.column()
+        ),
+        Category::Io | Category::Data => "Malformed JSON: not valid JSON.".to_string(),
+    };
+    ApiError::invalid_body(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::NON_FIELD_ERRORS;
+
+    fn reasons(error: ApiError) -> Vec<String> {
+        match error {
+            ApiError::InvalidData(errors) => errors.get(NON_FIELD_ERRORS).unwrap().to_vec(),
+            other => panic!("expected invalid data, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn numbers_keep_their_literal_text_and_strings_are_unescaped() {
+        let raw = parse_bank_payment(
+            br#"{"operation_id": "a\u0062c", "amount": 145000.10, "payer_inn": 1234567890,
+                "document_number": null, "document_date": true, "extra": [1]}"#,
+        )
+        .unwrap();
+        assert_eq!(raw.operation_id, RawField::Text("abc".into()));
+        assert_eq!(raw.amount, RawField::Number("145000.10".into()));
+        assert_eq!(raw.payer_inn, RawField::Number("1234567890".into()));
+        assert_eq!(raw.document_number, RawField::Null);
+        assert_eq!(raw.document_date, RawField::Other);
+    }
+
+    #[test]
+    fn absent_fields_are_missing_and_objects_or_arrays_are_other() {
+        let raw =
+            parse_bank_payment(br#"{"amount": {"v": 1}, "payer_inn": [], "x": 1e400}"#).unwrap();
+        assert_eq!(raw.operation_id, RawField::Missing);
+        assert_eq!(raw.amount, RawField::Other);
+        assert_eq!(raw.payer_inn, RawField::Other);
+        assert_eq!(raw.document_date, RawField::Missing);
+    }
+
+    #[test]
+    fn huge_and_exponent_literals_are_passed_through_unchanged() {
+        let raw = parse_bank_payment(br#"{"amount": 123456789012345678901234567890.123}"#).unwrap();
+        assert_eq!(
+            raw.amount,
+            RawField::Number("123456789012345678901234567890.123".into())
+        );
+        let raw = parse_bank_payment(br#"{"amount": -1.5E3}"#).unwrap();
+        assert_eq!(raw.amount, RawField::Number("-1.5E3".into()));
+    }
+
+    #[test]
+    fn malformed_and_non_object_bodies() {
+        for body in [&b""[..], b"{", b"{\"a\":}", b"\xff", b"{} x", b"nul"] {
+            let reason = reasons(parse_bank_payment(body).unwrap_err());
+            assert_eq!(reason.len(), 1);
+            assert!(
+                reason[0].starts_with("Malformed JSON"),
+                "{body:?}: {reason:?}"
+            );
+        }
+        for body in [&b"[]"[..], b"1", b"\"x\"", b"null", b" true "] {
+            assert_eq!(
+                reasons(parse_bank_payment(body).unwrap_err()),
+                ["Expected a JSON object."]
+            );
+        }
+    }
+}

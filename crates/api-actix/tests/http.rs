@@ -1,0 +1,649 @@
+//! The whole app, as the binary builds it, driven through actix's test server with mocked
+//! ports. Every test checks status, content type and body.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::test::{self, TestRequest};
+use chrono::Utc;
+use payments_api_actix::{app, ApiState, HttpSettings, WebhookAuth};
+use payments_domain::auth::{NewToken, Role};
+use payments_domain::bank::{RawBankPayment, RawField};
+use payments_domain::ledger::{credit, LedgerError};
+use payments_domain::ports::{
+    MockBankPaymentStore, MockOrganizationStore, MockTokenStore, RecordError, RecordOutcome,
+};
+use payments_domain::signature::{self, WebhookSecret};
+use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
+use payments_domain::{
+    BankPayment, Currency, Inn, Money, Organization, OrganizationId, PaymentId, StorageError,
+};
+use serde_json::{json, Value};
+
+const SECRET: &str = "whsec_test_secret";
+const WEBHOOK: &str = "/api/webhook/bank/";
+const BODY: &str = r#"{"operation_id": "ccf0a86d-041b-4991-bcf7-e2352f7b8a4a", "amount": 145000, "payer_inn": "1234567890", "document_number": "PAY-328", "document_date": "2024-04-27T21:00:00Z"}"#;
+
+fn rub(text: &str) -> Money {
+    Money::parse(text, Currency::RUB).unwrap()
+}
+
+fn secret() -> WebhookSecret {
+    WebhookSecret::new(SECRET).unwrap()
+}
+
+/// Ports the test does not configure refuse every call.
+struct Ports {
+    bank: MockBankPaymentStore,
+    organizations: MockOrganizationStore,
+    tokens: MockTokenStore,
+    auth: WebhookAuth,
+    settings: HttpSettings,
+}
+
+impl Ports {
+    fn new() -> Self {
+        let mut bank = MockBankPaymentStore::new();
+        bank.expect_record_bank_payment().never();
+        let mut organizations = MockOrganizationStore::new();
+        organizations.expect_find_by_inn().never();
+        let mut tokens = MockTokenStore::new();
+        tokens.expect_find_token().never();
+        Self {
+            bank,
+            organizations,
+            tokens,
+            auth: WebhookAuth::Signed(vec![secret()]),
+            settings: HttpSettings::default(),
+        }
+    }
+
+    fn legacy(mut self) -> Self {
+        self.auth = WebhookAuth::LegacyOpen;
+        self
+    }
+
+    /// The bank store answers every payment with `outcome`.
+    fn recording(
+        mut self,
+        outcome: impl Fn(&BankPayment) -> Result<RecordOutcome, RecordError> + Send + 'static,
+    ) -> Self {
+        self.bank = MockBankPaymentStore::new();
+        self.bank
+            .expect_record_bank_payment()
+            .times(1)
+            .returning(move |payment, _| outcome(payment));
+        self
+    }
+
+    fn credited(self, payment_id: PaymentId) -> Self {
+        self.recording(move |payment| {
+            assert_eq!(payment.amount, rub("145000"));
+            Ok(RecordOutcome::Recorded {
+                payment_id,
+                organization_id: OrganizationId::new_random(),
+                change: credit(rub("0"), payment.amount).unwrap(),
+            })
+        })
+    }
+
+    /// The organization store knows only `organization`.
+    fn with_organization(mut self, organization: Organization) -> Self {
+        self.organizations = MockOrganizationStore::new();
+        self.organizations
+            .expect_find_by_inn()
+            .returning(move |inn| Ok((*inn == organization.inn).then(|| organization.clone())));
+        self
+    }
+
+    /// Accepts exactly `token`.
+    fn with_token(mut self, token: &NewToken) -> Self {
+        let record = token.record.clone();
+        self.tokens = MockTokenStore::new();
+        self.tokens
+            .expect_find_token()
+            .returning(move |hash| Ok((*hash == record.hash).then(|| record.clone())));
+        self
+    }
+
+    async fn call(self, request: TestRequest) -> Answer {
+        self.call_with(request, |_| {}).await
+    }
+
+    /// Like `call`, with a last change to the headers `TestRequest` sets itself.
+    async fn call_with(
+        self,
+        request: TestRequest,
+        tweak: impl FnOnce(&mut header::HeaderMap),
+    ) -> Answer {
+        let state = ApiState {
+            receive_bank_payment: ReceiveBankPayment::new(Arc::new(self.bank)),
+            read_balance: ReadBalance::new(Arc::new(self.organizations)),
+            authenticate: Authenticate::new(Arc::new(self.tokens)),
+            webhook_auth: self.auth,
+        };
+        let service = test::init_service(app(state, self.settings)).await;
+        let mut request = request.to_request();
+        tweak(request.headers_mut());
+        let response = service.call(request).await.unwrap();
+        Answer::read(response).await
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: header::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    async fn read<B: MessageBody>(response: ServiceResponse<B>) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    /// Status, JSON content type and the body as a JSON value.
+    #[track_caller]
+    fn assert(&self, status: StatusCode, body: Value) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.header(header::CONTENT_TYPE), Some("application/json"));
+        assert_eq!(self.json(), body);
+    }
+}
+
+fn signed(body: &str) -> TestRequest {
+    signed_at(body, Utc::now().timestamp())
+}
+
+fn signed_at(body: &str, timestamp: i64) -> TestRequest {
+    unsigned(body).insert_header((
+        signature::HEADER,
+        signature::sign(&secret(), timestamp, body.as_bytes()),
+    ))
+}
+
+fn unsigned(body: &str) -> TestRequest {
+    TestRequest::post()
+        .uri(WEBHOOK)
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .set_payload(body.to_string())
+}
+
+/// The webhook body of [`BODY`] with another amount, as the store would return it.
+fn recorded_payment(amount: &str) -> BankPayment {
+    BankPayment::from_raw(&RawBankPayment {
+        operation_id: RawField::Text("ccf0a86d-041b-4991-bcf7-e2352f7b8a4a".into()),
+        amount: RawField::Text(amount.into()),
+        payer_inn: RawField::Text("1234567890".into()),
+        document_number: RawField::Text("PAY-328".into()),
+        document_date: RawField::Text("2024-04-27T21:00:00Z".into()),
+    })
+    .unwrap()
+}
+
+fn processed(payment_id: PaymentId) -> Value {
+    json!({"message": "Payment processed successfully", "payment_id": payment_id.to_string()})
+}
+
+fn invalid(details: Value) -> Value {
+    json!({"error": "Invalid data", "details": details})
+}
+
+fn invalid_signature() -> Value {
+    json!({"error": "Invalid signature"})
+}
+
+// ---------------------------------------------------------------- webhook
+
+#[actix_web::test]
+async fn signed_new_payment_is_credited() {
+    let id = PaymentId::new_random();
+    let answer = Ports::new().credited(id).call(signed(BODY)).await;
+    answer.assert(StatusCode::OK, processed(id));
+}
+
+#[actix_web::test]
+async fn webhook_answers_without_the_trailing_slash_too() {
+    let id = PaymentId::new_random();
+    let request = signed(BODY).uri("/api/webhook/bank");
+    let answer = Ports::new().credited(id).call(request).await;
+    answer.assert(StatusCode::OK, processed(id));
+}
+
+#[actix_web::test]
+async fn a_duplicate_answers_the_same_message() {
+    let id = PaymentId::new_random();
+    let existing = recorded_payment("145000.00");
+    let ports = Ports::new().recording(move |_| {
+        Ok(RecordOutcome::AlreadyRecorded {
+            payment_id: id,
+            existing: existing.clone(),
+        })
+    });
+    ports
+        .call(signed(BODY))
+        .await
+        .assert(StatusCode::OK, processed(id));
+}
+
+#[actix_web::test]
+async fn content_type_parameters_and_case_are_accepted() {
+    let id = PaymentId::new_random();
+    let request =
+        signed(BODY).insert_header((header::CONTENT_TYPE, "Application/JSON; charset=utf-8"));
+    let answer = Ports::new().credited(id).call(request).await;
+    answer.assert(StatusCode::OK, processed(id));
+}
+
+#[actix_web::test]
+async fn other_or_missing_content_types_are_415() {
+    let expected = json!({"error": "Content-Type must be application/json"});
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/json-patch+json"),
+        Some(""),
+        None,
+    ] {
+        let mut request = TestRequest::post().uri(WEBHOOK).set_payload(BODY);
+        if let Some(content_type) = content_type {
+            request = request.insert_header((header::CONTENT_TYPE, content_type));
+        }
+        let answer = Ports::new().call(request).await;
+        answer.assert(StatusCode::UNSUPPORTED_MEDIA_TYPE, expected.clone());
+    }
+}
+
+#[actix_web::test]
+async fn a_body_over_the_limit_is_413() {
+    let big = format!(r#"{{"pad": "{}"}}"#, "x".repeat(200));
+    let expected = json!({"error": "Request body too large"});
+    let small = HttpSettings {
+        body_limit_bytes: 100,
+    };
+
+    let ports = Ports {
+        settings: small,
+        ..Ports::new()
+    };
+    let answer = ports.call(signed(&big)).await;
+    answer.assert(StatusCode::PAYLOAD_TOO_LARGE, expected.clone());
+}
+
+#[actix_web::test]
+async fn a_streamed_body_over_the_limit_is_413() {
+    // No Content-Length: the limit must hold while reading.
+    let big = format!(r#"{{"pad": "{}"}}"#, "x".repeat(200));
+    let ports = Ports {
+        settings: HttpSettings {
+            body_limit_bytes: 100,
+        },
+        ..Ports::new()
+    };
+    let answer = ports
+        .call_with(signed(&big), |headers| {
+            headers.remove(header::CONTENT_LENGTH);
+        })
+        .await;
+    answer.assert(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({"error": "Request body too large"}),
+    );
+}
+
+#[actix_web::test]
+async fn malformed_json_is_400_with_a_short_reason() {
+    let answer = Ports::new().call(signed(r#"{"amount": 1,"#)).await;
+    answer.assert(
+        StatusCode::BAD_REQUEST,
+        invalid(json!({"non_field_errors": ["Malformed JSON: unexpected end of input."]})),
+    );
+    let answer = Ports::new().call(signed(r#"{"amount": x}"#)).await;
+    answer.assert(
+        StatusCode::BAD_REQUEST,
+        invalid(
+            json!({"non_field_errors": ["Malformed JSON: syntax error at line 1, column 12."]}),
+        ),
+    );
+}
+
+#[actix_web::test]
+async fn json_that_is_not_an_object_is_400() {
+    for body in ["[]", "145000", "\"text\"", "null"] {
+        let answer = Ports::new().call(signed(body)).await;
+        answer.assert(
+            StatusCode::BAD_REQUEST,
+            invalid(json!({"non_field_errors": ["Expected a JSON object."]})),
+        );
+    }
+}
+
+#[actix_web::test]
+async fn bad_fields_are_400_with_every_reason() {
+    let body = r#"{"operation_id": "nope", "amount": 0.005, "payer_inn": "123",
+                   "document_number": "PAY-1", "document_date": "2024-04-27", "extra": true}"#;
+    let answer = Ports::new().call(signed(body)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer.header(header::CONTENT_TYPE),
+        Some("application/json")
+    );
+    let value = answer.json();
+    assert_eq!(value["error"], "Invalid data");
+    let details = value["details"].as_object().unwrap();
+    let mut fields: Vec<&str> = details.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["amount", "operation_id", "payer_inn"]);
+    assert_eq!(
+        details["amount"],
+        json!(["Ensure that there are no more than 2 decimal places."])
+    );
+    assert_eq!(details["operation_id"], json!(["Must be a valid UUID."]));
+    assert_eq!(
+        details["payer_inn"],
+        json!(["INN must be 10 or 12 digits."])
+    );
+}
+
+#[actix_web::test]
+async fn a_missing_field_is_required() {
+    let answer = Ports::new()
+        .call(signed(r#"{"operation_id": "ccf0a86d-041b-4991-bcf7-e2352f7b8a4a", "amount": "1.50", "payer_inn": "1234567890", "document_date": "2024-04-27"}"#))
+        .await;
+    answer.assert(
+        StatusCode::BAD_REQUEST,
+        invalid(json!({"document_number": ["This field is required."]})),
+    );
+}
+
+#[actix_web::test]
+async fn missing_signature_is_401_and_nothing_is_recorded() {
+    let answer = Ports::new().call(unsigned(BODY)).await;
+    answer.assert(StatusCode::UNAUTHORIZED, invalid_signature());
+}
+
+#[actix_web::test]
+async fn bad_or_malformed_signatures_are_401() {
+    let now = Utc::now().timestamp();
+    let other = WebhookSecret::new("another").unwrap();
+    for header_value in [
+        signature::sign(&other, now, BODY.as_bytes()),
+        signature::sign(&secret(), now, b"{}"),
+        "garbage".to_string(),
+        format!("t={now},v1=00"),
+    ] {
+        let request = unsigned(BODY).insert_header((signature::HEADER, header_value));
+        let answer = Ports::new().call(request).await;
+        answer.assert(StatusCode::UNAUTHORIZED, invalid_signature());
+    }
+}
+
+#[actix_web::test]
+async fn stale_or_future_signatures_are_401() {
+    let now = Utc::now().timestamp();
+    for timestamp in [now - 600, now + 600] {
+        let answer = Ports::new().call(signed_at(BODY, timestamp)).await;
+        answer.assert(StatusCode::UNAUTHORIZED, invalid_signature());
+    }
+}
+
+#[actix_web::test]
+async fn legacy_mode_needs_no_signature() {
+    let id = PaymentId::new_random();
+    let answer = Ports::new()
+        .legacy()
+        .credited(id)
+        .call(unsigned(BODY))
+        .await;
+    answer.assert(StatusCode::OK, processed(id));
+}
+
+#[actix_web::test]
+async fn reused_operation_with_other_data_is_409() {
+    let existing = recorded_payment("1");
+    let ports = Ports::new().recording(move |_| {
+        Ok(RecordOutcome::AlreadyRecorded {
+            payment_id: PaymentId::new_random(),
+            existing: existing.clone(),
+        })
+    });
+    ports.call(signed(BODY)).await.assert(
+        StatusCode::CONFLICT,
+        json!({"error": "Operation already processed with different data"}),
+    );
+}
+
+#[actix_web::test]
+async fn a_ledger_refusal_is_422() {
+    let ports = Ports::new().recording(|_| {
+        Err(RecordError::Ledger(LedgerError::Overflow {
+            max: rub("9999999999999.99"),
+        }))
+    });
+    ports.call(signed(BODY)).await.assert(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({"error": "The payment would take the balance over its maximum of 9999999999999.99."}),
+    );
+}
+
+#[actix_web::test]
+async fn a_storage_failure_is_503_with_retry_after() {
+    let ports =
+        Ports::new().recording(|_| Err(RecordError::Storage(StorageError::new("pool timed out"))));
+    let answer = ports.call(signed(BODY)).await;
+    answer.assert(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"error": "Service temporarily unavailable, retry later"}),
+    );
+    assert_eq!(answer.header(header::RETRY_AFTER), Some("1"));
+    assert!(!answer.body.contains("pool"));
+}
+
+#[actix_web::test]
+async fn webhook_with_another_method_is_405_json() {
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let request = TestRequest::default().method(method).uri(WEBHOOK);
+        let answer = Ports::new().call(request).await;
+        answer.assert(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"error": "Method not allowed"}),
+        );
+        assert_eq!(answer.header(header::ALLOW), Some("POST"));
+    }
+}
+
+// ---------------------------------------------------------------- balance
+
+const BALANCE: &str = "/api/organizations/1234567890/balance/";
+
+fn organization() -> Organization {
+    let mut organization =
+        Organization::first_seen_in_bank_payment(Inn::parse("1234567890").unwrap(), Utc::now());
+    organization.balance = rub("145000");
+    organization
+}
+
+fn staff_token() -> NewToken {
+    NewToken::mint([1; 32], Role::Staff, None, Utc::now()).unwrap()
+}
+
+fn get(uri: &str, token: Option<&NewToken>) -> TestRequest {
+    let request = TestRequest::get().uri(uri);
+    match token {
+        Some(token) => {
+            request.insert_header((header::AUTHORIZATION, format!("Bearer {}", token.plaintext)))
+        }
+        None => request,
+    }
+}
+
+#[actix_web::test]
+async fn balance_is_a_number_with_exactly_two_decimals() {
+    let token = staff_token();
+    for uri in [BALANCE, "/api/organizations/1234567890/balance"] {
+        let answer = Ports::new()
+            .with_token(&token)
+            .with_organization(organization())
+            .call(get(uri, Some(&token)))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(
+            answer.header(header::CONTENT_TYPE),
+            Some("application/json")
+        );
+        assert_eq!(answer.body, r#"{"inn":"1234567890","balance":145000.00}"#);
+    }
+}
+
+#[actix_web::test]
+async fn balance_without_a_token_is_401() {
+    let answer = Ports::new().call(get(BALANCE, None)).await;
+    answer.assert(
+        StatusCode::UNAUTHORIZED,
+        json!({"error": "Authentication credentials were not provided."}),
+    );
+    assert_eq!(answer.header(header::WWW_AUTHENTICATE), Some("Bearer"));
+}
+
+#[actix_web::test]
+async fn balance_with_an_unknown_token_is_401() {
+    let answer = Ports::new()
+        .with_token(&staff_token())
+        .call(get(
+            BALANCE,
+            Some(&NewToken::mint([2; 32], Role::Staff, None, Utc::now()).unwrap()),
+        ))
+        .await;
+    answer.assert(
+        StatusCode::UNAUTHORIZED,
+        json!({"error": "Invalid or revoked token."}),
+    );
+    assert_eq!(answer.header(header::WWW_AUTHENTICATE), Some("Bearer"));
+}
+
+#[actix_web::test]
+async fn unknown_and_malformed_inns_are_404() {
+    let token = staff_token();
+    let not_found = json!({"error": "Organization not found"});
+    for uri in [
+        "/api/organizations/0987654321/balance/",
+        "/api/organizations/123/balance/",
+        "/api/organizations/abcdefghij/balance",
+    ] {
+        let answer = Ports::new()
+            .with_token(&token)
+            .with_organization(organization())
+            .call(get(uri, Some(&token)))
+            .await;
+        answer.assert(StatusCode::NOT_FOUND, not_found.clone());
+    }
+}
+
+#[actix_web::test]
+async fn a_member_of_another_organization_gets_404() {
+    let token = NewToken::mint(
+        [3; 32],
+        Role::Member,
+        Some(OrganizationId::new_random()),
+        Utc::now(),
+    )
+    .unwrap();
+    let answer = Ports::new()
+        .with_token(&token)
+        .with_organization(organization())
+        .call(get(BALANCE, Some(&token)))
+        .await;
+    answer.assert(
+        StatusCode::NOT_FOUND,
+        json!({"error": "Organization not found"}),
+    );
+}
+
+#[actix_web::test]
+async fn a_member_reads_its_own_balance() {
+    let organization = organization();
+    let token = NewToken::mint([4; 32], Role::Member, Some(organization.id), Utc::now()).unwrap();
+    let answer = Ports::new()
+        .with_token(&token)
+        .with_organization(organization)
+        .call(get(BALANCE, Some(&token)))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, r#"{"inn":"1234567890","balance":145000.00}"#);
+}
+
+#[actix_web::test]
+async fn legacy_mode_reads_balances_without_a_token() {
+    let answer = Ports::new()
+        .legacy()
+        .with_organization(organization())
+        .call(get(BALANCE, None))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.header(header::CONTENT_TYPE),
+        Some("application/json")
+    );
+    assert_eq!(answer.body, r#"{"inn":"1234567890","balance":145000.00}"#);
+}
+
+#[actix_web::test]
+async fn balance_storage_failure_is_503() {
+    let mut ports = Ports::new().legacy();
+    ports.organizations = MockOrganizationStore::new();
+    ports
+        .organizations
+        .expect_find_by_inn()
+        .returning(|_| Err(StorageError::new("down")));
+    let answer = ports.call(get(BALANCE, None)).await;
+    answer.assert(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"error": "Service temporarily unavailable, retry later"}),
+    );
+    assert_eq!(answer.header(header::RETRY_AFTER), Some("1"));
+}
+
+#[actix_web::test]
+async fn balance_with_another_method_is_405_json() {
+    let request = TestRequest::post()
+        .uri("/api/organizations/1234567890/balance")
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .set_payload("{}");
+    let answer = Ports::new().call(request).await;
+    answer.assert(
+        StatusCode::METHOD_NOT_ALLOWED,
+        json!({"error": "Method not allowed"}),
+    );
+    assert_eq!(answer.header(header::ALLOW), Some("GET"));
+}
+
+// ---------------------------------------------------------------- everything else
+
+#[actix_web::test]
+async fn unknown_paths_are_404_json() {
+    for uri in [
+        "/",
+        "/api/webhook/",
+        "/api/organizations/1234567890/",
+        "/admin/",
+    ] {
+        let answer = Ports::new().call(TestRequest::get().uri(uri)).await;
+        answer.assert(StatusCode::NOT_FOUND, json!({"error": "Not found"}));
+    }
+}

@@ -1,0 +1,141 @@
+//! The `payments` service: wiring of the domain, the diesel adapters and the actix-web API,
+//! plus the command-line tools (migrations, tokens, webhook signing).
+//!
+//! [`Application::build`] is what `payments serve` runs and what the black-box tests start on
+//! port 0, so the wiring under test is the wiring in production.
+
+pub mod cli;
+pub mod config;
+pub mod telemetry;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use anyhow::Context;
+use payments_adapters_diesel::Database;
+use payments_api_actix::{ApiState, HttpSettings, WebhookAuth};
+use payments_domain::ports::WebhookSecretStore;
+use payments_domain::signature::WebhookSecret;
+use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
+use rand::RngCore;
+
+use crate::config::ServeArgs;
+
+/// 32 bytes from the operating system's CSPRNG.
+pub fn os_random() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+/// Secrets given in configuration, empty entries dropped.
+pub fn configured_secrets(raw: &[String]) -> Vec<WebhookSecret> {
+    raw.iter()
+        .filter_map(|s| WebhookSecret::new(s.trim().as_bytes().to_vec()))
+        .collect()
+}
+
+/// The secrets that sign webhooks: the configured ones, or else the one generated on first
+/// start and kept in the database (so every instance sharing the database agrees).
+pub async fn effective_secrets(
+    database: &Database,
+    configured: &[String],
+) -> anyhow::Result<Vec<WebhookSecret>> {
+    let secrets = configured_secrets(configured);
+    if !secrets.is_empty() {
+        return Ok(secrets);
+    }
+    let candidate = WebhookSecret::generate(os_random());
+    let stored = database
+        .load_or_store_secret(&candidate)
+        .await
+        .context("could not load or store the generated webhook secret")?;
+    Ok(vec![stored])
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, resolves webhook authentication and
+    /// binds the listener.
+    pub async fn build(database: Database, args: &ServeArgs) -> anyhow::Result<Self> {
+        let applied = database
+            .run_pending_migrations()
+            .await
+            .context("applying database migrations")?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "applied database migrations");
+        }
+        let webhook_auth = if args.legacy_open {
+            if !args.webhook_secrets.is_empty() {
+                anyhow::bail!(
+                    "PAYMENTS_LEGACY_OPEN and PAYMENTS_WEBHOOK_SECRETS are mutually exclusive: \
+                     legacy mode accepts unsigned webhooks"
+                );
+            }
+            tracing::warn!(
+                "LEGACY OPEN MODE: webhooks are accepted WITHOUT signature and balances are \
+                 readable WITHOUT a token. Anyone who can reach this port can credit any balance. \
+                 Unset PAYMENTS_LEGACY_OPEN as soon as the migration is done."
+            );
+            WebhookAuth::LegacyOpen
+        } else {
+            if configured_secrets(&args.webhook_secrets).is_empty() {
+                tracing::info!(
+                    "PAYMENTS_WEBHOOK_SECRETS is not set: webhooks must be signed with the secret \
+                     generated on first start and kept in the database \
+                     (`payments webhook secret` prints it, `payments webhook sign` signs a request)"
+                );
+            }
+            WebhookAuth::Signed(effective_secrets(&database, &args.webhook_secrets).await?)
+        };
+
+        let database = Arc::new(database);
+        let state = ApiState {
+            receive_bank_payment: ReceiveBankPayment::new(database.clone()),
+            read_balance: ReadBalance::new(database.clone()),
+            authenticate: Authenticate::new(database.clone()),
+            webhook_auth,
+        };
+        let settings = HttpSettings {
+            body_limit_bytes: args.body_limit_bytes,
+        };
+        let listener = TcpListener::bind(args.listen)
+            .with_context(|| format!("cannot listen on {} (PAYMENTS_LISTEN)", args.listen))?;
+        let port = listener.local_addr()?.port();
+        let mut server = actix_web::HttpServer::new(move || {
+            payments_api_actix::app(state.clone(), settings.clone())
+        })
+        .shutdown_timeout(args.shutdown_grace_secs)
+        .listen(listener)?;
+        if let Some(workers) = args.workers {
+            server = server.workers(workers.max(1));
+        }
+        tracing::info!(address = %args.listen, port, "listening");
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The bound port (useful when listening on port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish within the grace
+    /// period.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Connects to the configured database.
+pub fn connect(database: &config::DatabaseArgs) -> anyhow::Result<Database> {
+    Database::connect(&database.database_url, database.pool_options())
+        .with_context(|| "cannot open the database given by DATABASE_URL".to_string())
+}

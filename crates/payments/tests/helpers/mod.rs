@@ -1,0 +1,218 @@
+#![allow(dead_code)] // each test binary uses a different subset of the helpers
+
+//! `spawn_app`: the real application on port 0, on a fresh database, with typed helpers.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use payments::config::ServeArgs;
+use payments::Application;
+use payments_adapters_diesel::test_support::{self, TestDatabase};
+use payments_domain::auth::Role;
+use payments_domain::signature::{self, WebhookSecret};
+use payments_domain::usecases::IssueToken;
+use payments_domain::Inn;
+use serde_json::{json, Value};
+
+pub const SECRET: &str = "test-webhook-secret";
+pub const INN: &str = "1234567890";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: TestDatabase,
+    pub legacy: bool,
+}
+
+/// Starts the app with webhook secret [`SECRET`]; `None` when the backend is not available
+/// (PostgreSQL without `PAYMENTS_TEST_DATABASE_URL`: the helper says so on stderr).
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, |args| args.webhook_secrets = vec![SECRET.to_string()]).await
+}
+
+/// Starts the app in legacy open mode.
+pub async fn spawn_legacy_app(backend: Backend) -> Option<TestApp> {
+    let mut app = spawn_with(backend, |args| args.legacy_open = true).await?;
+    app.legacy = true;
+    Some(app)
+}
+
+pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> Option<TestApp> {
+    let db = match backend {
+        Backend::Sqlite => test_support::fresh_sqlite().await,
+        Backend::Postgres => test_support::fresh_postgres().await?,
+    };
+    let mut args = ServeArgs {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        workers: Some(2),
+        shutdown_grace_secs: 1,
+        ..ServeArgs::default()
+    };
+    configure(&mut args);
+    let app = Application::build(db.database.clone(), &args)
+        .await
+        .expect("application builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Some(TestApp {
+        base,
+        client: reqwest::Client::new(),
+        db,
+        legacy: false,
+    })
+}
+
+pub fn payment(operation_id: &str, amount: Value, inn: &str) -> Value {
+    json!({
+        "operation_id": operation_id,
+        "amount": amount,
+        "payer_inn": inn,
+        "document_number": "PAY-328",
+        "document_date": "2024-04-27T21:00:00Z",
+    })
+}
+
+pub fn new_operation_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    /// Asserts status and a JSON content type, returns the body.
+    pub fn expect(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "content type {:?} for {}",
+            self.content_type,
+            self.text
+        );
+        self.json()
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let content_type = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let text = response.text().await.expect("body");
+    Answer {
+        status,
+        content_type,
+        text,
+        headers,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Posts raw bytes, signed with [`SECRET`] unless in legacy mode.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Answer {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("Content-Type", content_type)
+            .body(body.to_vec());
+        if !self.legacy {
+            request = request.header("X-Signature", sign(SECRET, body));
+        }
+        answer(request.send().await.expect("request")).await
+    }
+
+    /// Posts raw bytes with the given signature header (or none).
+    pub async fn post_with_signature(&self, body: &[u8], signature: Option<String>) -> Answer {
+        let mut request = self
+            .client
+            .post(self.url("/api/webhook/bank/"))
+            .header("Content-Type", "application/json")
+            .body(body.to_vec());
+        if let Some(signature) = signature {
+            request = request.header("X-Signature", signature);
+        }
+        answer(request.send().await.expect("request")).await
+    }
+
+    pub async fn post_webhook(&self, body: &Value) -> Answer {
+        self.post_raw(
+            "/api/webhook/bank/",
+            "application/json",
+            body.to_string().as_bytes(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request.send().await.expect("request")).await
+    }
+
+    pub async fn balance(&self, inn: &str, token: &str) -> Answer {
+        self.get(&format!("/api/organizations/{inn}/balance/"), Some(token))
+            .await
+    }
+
+    /// The balance as its literal JSON text (`"145000.00"`), or `None` on 404.
+    pub async fn balance_text(&self, inn: &str, token: &str) -> Option<String> {
+        let answer = self.balance(inn, token).await;
+        if answer.status == 404 {
+            return None;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        let prefix = format!(r#"{{"inn":"{inn}","balance":"#);
+        let rest = answer
+            .text
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("unexpected body {}", answer.text));
+        Some(rest.trim_end_matches('}').to_string())
+    }
+
+    pub async fn token(&self, role: Role, inn: Option<&str>) -> String {
+        let database = Arc::new(self.db.database.clone());
+        let inn = inn.map(|i| Inn::parse(i).expect("inn"));
+        IssueToken::new(database.clone(), database)
+            .create(role, inn.as_ref(), payments::os_random(), Utc::now())
+            .await
+            .expect("token")
+            .plaintext
+    }
+
+    pub async fn staff_token(&self) -> String {
+        self.token(Role::Staff, None).await
+    }
+}
+
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    sign_at(secret, body, Utc::now().timestamp())
+}
+
+pub fn sign_at(secret: &str, body: &[u8], timestamp: i64) -> String {
+    let secret = WebhookSecret::new(secret).expect("secret");
+    signature::sign(&secret, timestamp, body)
+}
