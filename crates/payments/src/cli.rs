@@ -14,7 +14,7 @@ use crate::{effective_secrets, os_random};
 
 /// `payments migrate`: applies pending migrations and lists them on stderr.
 pub async fn migrate(database: &Database) -> anyhow::Result<()> {
-    let applied = database.run_pending_migrations().await?;
+    let applied = crate::migrate(&database).await?;
     if applied.is_empty() {
         eprintln!("database is up to date");
     }
@@ -33,7 +33,7 @@ pub async fn create_token(database: Database, role: &str, inn: Option<&str>) -> 
     if role == Role::Member && inn.is_none() {
         bail!("a member token needs --inn <INN> of an existing organization");
     }
-    database.run_pending_migrations().await?;
+    crate::migrate(&database).await?;
     let database = Arc::new(database);
     let issue = IssueToken::new(database.clone(), database);
     let token = issue
@@ -49,7 +49,7 @@ pub async fn create_token(database: Database, role: &str, inn: Option<&str>) -> 
 
 /// `payments token revoke <id>`.
 pub async fn revoke_token(database: Database, id: uuid::Uuid) -> anyhow::Result<()> {
-    database.run_pending_migrations().await?;
+    crate::migrate(&database).await?;
     let database = Arc::new(database);
     IssueToken::new(database.clone(), database)
         .revoke(TokenId(id), Utc::now())
@@ -77,7 +77,7 @@ pub async fn sign_webhook(
     body: String,
     base_url: &str,
 ) -> anyhow::Result<()> {
-    database.run_pending_migrations().await?;
+    crate::migrate(&database).await?;
     let secrets = effective_secrets(&database, configured).await?;
     let secret = secrets.first().context("no webhook secret available")?;
     let header = signature::sign(secret, Utc::now().timestamp(), body.as_bytes());
@@ -87,7 +87,7 @@ pub async fn sign_webhook(
 
 /// `payments webhook secret`: prints the secret in use.
 pub async fn print_secret(database: Database, configured: &[String]) -> anyhow::Result<()> {
-    database.run_pending_migrations().await?;
+    crate::migrate(&database).await?;
     let secrets = effective_secrets(&database, configured).await?;
     let secret = secrets.first().context("no webhook secret available")?;
     println!("{}", String::from_utf8_lossy(secret.expose()));

@@ -63,10 +63,7 @@ impl Application {
     /// Connects to the database, applies migrations, resolves webhook authentication and
     /// binds the listener.
     pub async fn build(database: Database, args: &ServeArgs) -> anyhow::Result<Self> {
-        let applied = database
-            .run_pending_migrations()
-            .await
-            .context("applying database migrations")?;
+        let applied = migrate(&database).await?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "applied database migrations");
         }
@@ -132,6 +129,15 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Applies pending migrations on a blocking thread; returns the names applied.
+pub async fn migrate(database: &Database) -> anyhow::Result<Vec<String>> {
+    let database = database.clone();
+    tokio::task::spawn_blocking(move || database.run_pending_migrations())
+        .await
+        .context("migration task failed")?
+        .map_err(|e| anyhow::anyhow!("applying database migrations: {}", e.0))
 }
 
 /// Connects to the configured database.

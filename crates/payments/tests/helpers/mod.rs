@@ -45,8 +45,8 @@ pub async fn spawn_legacy_app(backend: Backend) -> Option<TestApp> {
 
 pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> Option<TestApp> {
     let db = match backend {
-        Backend::Sqlite => test_support::fresh_sqlite().await,
-        Backend::Postgres => test_support::fresh_postgres().await?,
+        Backend::Sqlite => test_support::fresh_sqlite(),
+        Backend::Postgres => test_support::fresh_postgres()?,
     };
     let mut args = ServeArgs {
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -55,7 +55,7 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)
         ..ServeArgs::default()
     };
     configure(&mut args);
-    let app = Application::build(db.database.clone(), &args)
+    let app = Application::build(db.database().clone(), &args)
         .await
         .expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -194,7 +194,7 @@ impl TestApp {
     }
 
     pub async fn token(&self, role: Role, inn: Option<&str>) -> String {
-        let database = Arc::new(self.db.database.clone());
+        let database = Arc::new(self.db.database().clone());
         let inn = inn.map(|i| Inn::parse(i).expect("inn"));
         IssueToken::new(database.clone(), database)
             .create(role, inn.as_ref(), payments::os_random(), Utc::now())

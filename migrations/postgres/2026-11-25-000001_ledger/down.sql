@@ -1,0 +1,7 @@
+-- Reverts the ledger schema. Destroys every payment and balance: development use only.
+DROP TABLE webhook_secrets;
+DROP TABLE api_tokens;
+DROP TABLE balance_log;
+DROP FUNCTION balance_log_refuse_change();
+DROP TABLE payments;
+DROP TABLE organizations;
