@@ -85,6 +85,50 @@ impl fmt::Debug for TokenHash {
     }
 }
 
+/// Identifier of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserId(pub Uuid);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A person or system holding tokens. Members belong to one organization; staff operate the
+/// service and belong to none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub role: Role,
+    pub organization_id: Option<OrganizationId>,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// A new user; a member needs an organization, staff have none.
+    pub fn new(
+        role: Role,
+        organization: Option<OrganizationId>,
+        name: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TokenRuleError> {
+        match (role, organization) {
+            (Role::Member, None) => return Err(TokenRuleError::MemberWithoutOrganization),
+            (Role::Staff, Some(_)) => return Err(TokenRuleError::StaffWithOrganization),
+            _ => {}
+        }
+        Ok(Self {
+            id: UserId(Uuid::new_v4()),
+            role,
+            organization_id: organization,
+            name: name.into(),
+            created_at: now,
+        })
+    }
+}
+
 /// A newly minted token: the plaintext is shown once and then dropped.
 pub struct NewToken {
     /// The secret to hand to the client. Never logged, never stored.
@@ -102,52 +146,58 @@ impl fmt::Debug for NewToken {
 }
 
 impl NewToken {
-    /// Mints a token from 32 bytes of OS randomness supplied by the caller (the domain does no
-    /// I/O). A member token belongs to `organization`; a staff token may belong to none.
-    pub fn mint(
-        random: [u8; 32],
-        role: Role,
-        organization: Option<OrganizationId>,
-        now: DateTime<Utc>,
-    ) -> Result<Self, TokenRuleError> {
-        if role == Role::Member && organization.is_none() {
-            return Err(TokenRuleError::MemberWithoutOrganization);
-        }
+    /// Mints a token for `user` from 32 bytes of OS randomness supplied by the caller (the
+    /// domain does no I/O).
+    pub fn mint(random: [u8; 32], user: &User, now: DateTime<Utc>) -> Self {
         let plaintext = format!("{TOKEN_PREFIX}{}", hex::encode(random));
         let record = TokenRecord {
             id: TokenId(Uuid::new_v4()),
             hash: TokenHash::of(&plaintext),
-            role,
-            organization_id: organization,
+            user_id: user.id,
+            role: user.role,
+            organization_id: user.organization_id,
             created_at: now,
             revoked_at: None,
         };
-        Ok(Self { plaintext, record })
+        Self { plaintext, record }
     }
 }
 
-/// A token as stored.
+/// A token as stored, with its user's role and organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     pub id: TokenId,
     pub hash: TokenHash,
+    pub user_id: UserId,
     pub role: Role,
     pub organization_id: Option<OrganizationId>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// A token that breaks the rules.
+/// A user or token that breaks the rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenRuleError {
-    #[error("a member token needs an organization")]
+    #[error("a member needs an organization")]
     MemberWithoutOrganization,
+    #[error("staff do not belong to an organization")]
+    StaffWithOrganization,
+}
+
+/// A request the caller's role does not allow (HTTP 403).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    #[error("Staff only.")]
+    StaffOnly,
+    #[error("This endpoint is for members of an organization; staff use /api/v1/billing/admin/.")]
+    MembersOnly,
 }
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub token_id: TokenId,
+    pub user_id: UserId,
     pub role: Role,
     pub organization_id: Option<OrganizationId>,
 }
@@ -160,6 +210,7 @@ impl Principal {
         }
         Some(Self {
             token_id: record.id,
+            user_id: record.user_id,
             role: record.role,
             organization_id: record.organization_id,
         })
@@ -177,6 +228,24 @@ impl Principal {
     pub fn is_staff(&self) -> bool {
         self.role == Role::Staff
     }
+
+    /// The organization a tenant endpoint works on: the member's own. Staff are refused, so
+    /// tenant endpoints never show them every organization.
+    pub fn member_organization(&self) -> Result<OrganizationId, AccessError> {
+        match (self.role, self.organization_id) {
+            (Role::Member, Some(organization)) => Ok(organization),
+            _ => Err(AccessError::MembersOnly),
+        }
+    }
+
+    /// Refuses anyone but staff.
+    pub fn require_staff(&self) -> Result<(), AccessError> {
+        if self.is_staff() {
+            Ok(())
+        } else {
+            Err(AccessError::StaffOnly)
+        }
+    }
 }
 
 /// Extracts the token from an `Authorization` header value (`Bearer <token>`, scheme
@@ -191,23 +260,46 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    fn user(role: Role, organization: Option<OrganizationId>) -> User {
+        User::new(role, organization, "test", Utc::now()).unwrap()
+    }
+
+    fn principal(role: Role, organization: Option<OrganizationId>) -> Principal {
+        Principal::from_record(
+            &NewToken::mint([1; 32], &user(role, organization), Utc::now()).record,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn minted_tokens_are_prefixed_random_and_stored_only_as_hash() {
-        let org = OrganizationId::new_random();
-        let token = NewToken::mint([7; 32], Role::Member, Some(org), Utc::now()).unwrap();
+        let member = user(Role::Member, Some(OrganizationId::new_random()));
+        let token = NewToken::mint([7; 32], &member, Utc::now());
         assert_eq!(token.plaintext, format!("pay_{}", "07".repeat(32)));
         assert_eq!(token.record.hash, TokenHash::of(&token.plaintext));
         assert_ne!(token.record.hash.as_str(), token.plaintext);
+        assert_eq!(token.record.user_id, member.id);
+        assert_eq!(token.record.organization_id, member.organization_id);
         assert!(!format!("{token:?}").contains(&token.plaintext));
-        let other = NewToken::mint([8; 32], Role::Staff, None, Utc::now()).unwrap();
+        let other = NewToken::mint([8; 32], &member, Utc::now());
         assert_ne!(other.record.hash, token.record.hash);
     }
 
     #[test]
-    fn member_tokens_need_an_organization() {
+    fn members_need_an_organization_and_staff_have_none() {
         assert_eq!(
-            NewToken::mint([0; 32], Role::Member, None, Utc::now()).unwrap_err(),
+            User::new(Role::Member, None, "m", Utc::now()).unwrap_err(),
             TokenRuleError::MemberWithoutOrganization
+        );
+        assert_eq!(
+            User::new(
+                Role::Staff,
+                Some(OrganizationId::new_random()),
+                "s",
+                Utc::now()
+            )
+            .unwrap_err(),
+            TokenRuleError::StaffWithOrganization
         );
     }
 
@@ -215,18 +307,26 @@ mod tests {
     fn tenancy_rule() {
         let own = OrganizationId::new_random();
         let other = OrganizationId::new_random();
-        let member = NewToken::mint([1; 32], Role::Member, Some(own), Utc::now()).unwrap();
-        let member = Principal::from_record(&member.record).unwrap();
+        let member = principal(Role::Member, Some(own));
         assert!(member.can_see(own));
         assert!(!member.can_see(other));
-        let staff = NewToken::mint([2; 32], Role::Staff, None, Utc::now()).unwrap();
-        let staff = Principal::from_record(&staff.record).unwrap();
-        assert!(staff.can_see(other));
+        assert!(principal(Role::Staff, None).can_see(other));
+    }
+
+    #[test]
+    fn tenant_endpoints_are_for_members_and_admin_endpoints_for_staff() {
+        let own = OrganizationId::new_random();
+        let member = principal(Role::Member, Some(own));
+        let staff = principal(Role::Staff, None);
+        assert_eq!(member.member_organization(), Ok(own));
+        assert_eq!(staff.member_organization(), Err(AccessError::MembersOnly));
+        assert_eq!(staff.require_staff(), Ok(()));
+        assert_eq!(member.require_staff(), Err(AccessError::StaffOnly));
     }
 
     #[test]
     fn revoked_tokens_have_no_principal() {
-        let mut token = NewToken::mint([3; 32], Role::Staff, None, Utc::now()).unwrap();
+        let mut token = NewToken::mint([3; 32], &user(Role::Staff, None), Utc::now());
         token.record.revoked_at = Some(Utc::now());
         assert_eq!(Principal::from_record(&token.record), None);
     }

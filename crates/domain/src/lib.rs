@@ -12,10 +12,14 @@
 
 pub mod auth;
 pub mod bank;
+pub mod billing;
+pub mod catalogue;
 pub mod error;
+pub mod invoice;
 pub mod ledger;
 pub mod money;
 pub mod organization;
+pub mod pagination;
 pub mod payment;
 pub mod ports;
 pub mod signature;

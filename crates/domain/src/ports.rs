@@ -10,13 +10,23 @@ use chrono::{DateTime, Utc};
 #[cfg(any(test, feature = "mocks"))]
 use mockall::automock;
 
-use crate::auth::{TokenHash, TokenId, TokenRecord};
+use crate::auth::{TokenHash, TokenId, TokenRecord, User};
 use crate::bank::BankPayment;
+use crate::billing::{
+    IdempotencyKey, LedgerAuditInput, ManualPaymentError, ManualPaymentRequest, StaffAction,
+    StaffActionError,
+};
+use crate::catalogue::{AccountPaymentMethod, AvailableMethod, PaymentMethodConfig};
 use crate::error::StorageError;
+use crate::invoice::{Invoice, InvoiceId, InvoiceStatus};
+use crate::ledger::BalanceLogEntry;
 use crate::ledger::{BalanceChange, LedgerError};
 use crate::organization::{Inn, Organization, OrganizationId};
+use crate::pagination::{Page, PageRequest};
 use crate::payment::PaymentId;
+use crate::payment::{Payment, PaymentMethod, PaymentStatus};
 use crate::signature::WebhookSecret;
+use uuid::Uuid;
 
 /// What recording a bank payment did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,22 +84,56 @@ pub trait BankPaymentStore: Send + Sync {
     ) -> Result<RecordOutcome, RecordError>;
 }
 
-/// Reads organizations.
+/// Why an organization could not be created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateOrganizationError {
+    /// Another organization has this INN (HTTP 409).
+    #[error("An organization with this INN already exists.")]
+    InnTaken,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Stores and reads organizations.
 #[cfg_attr(any(test, feature = "mocks"), automock)]
 #[async_trait]
 pub trait OrganizationStore: Send + Sync {
     /// The organization with this INN, with its committed balance, or `None`.
     async fn find_by_inn(&self, inn: &Inn) -> Result<Option<Organization>, StorageError>;
+
+    /// The organization with this id, or `None`.
+    async fn find_organization(
+        &self,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>, StorageError>;
+
+    /// Stores a new organization (balance zero). MUST report a taken INN as
+    /// [`CreateOrganizationError::InnTaken`], decided by the unique key on `inn`.
+    async fn create_organization(
+        &self,
+        organization: &Organization,
+    ) -> Result<(), CreateOrganizationError>;
+
+    /// Organizations, newest first.
+    async fn list_organizations(
+        &self,
+        page: PageRequest,
+    ) -> Result<Page<Organization>, StorageError>;
 }
 
-/// Stores API tokens (hashes only).
+/// Stores users and their API tokens (hashes only).
 #[cfg_attr(any(test, feature = "mocks"), automock)]
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Stores a new token record. The hash MUST be unique.
-    async fn insert_token(&self, record: &TokenRecord) -> Result<(), StorageError>;
+    /// Stores a new user and its first token in one transaction. The hash MUST be unique.
+    async fn insert_user_with_token(
+        &self,
+        user: &User,
+        token: &TokenRecord,
+    ) -> Result<(), StorageError>;
 
-    /// The record whose hash equals `hash`, revoked or not, or `None`.
+    /// The record whose hash equals `hash`, revoked or not, with its user's role and
+    /// organization, or `None`.
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError>;
 
     /// Marks a token revoked at `now`. Returns `false` when no token has this id. Revoking
@@ -108,4 +152,230 @@ pub trait WebhookSecretStore: Send + Sync {
         &self,
         candidate: &WebhookSecret,
     ) -> Result<WebhookSecret, StorageError>;
+}
+
+/// Which invoices to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvoiceFilter {
+    /// `None` only for staff listings across organizations.
+    pub organization_id: Option<OrganizationId>,
+    /// Any of these statuses; empty means all.
+    pub statuses: Vec<InvoiceStatus>,
+}
+
+/// Why an invoice could not be created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateInvoiceError {
+    /// Another invoice has this number (HTTP 409).
+    #[error("An invoice with this number already exists.")]
+    NumberTaken,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Stores and reads invoices.
+#[cfg_attr(any(test, feature = "mocks"), automock)]
+#[async_trait]
+pub trait InvoiceStore: Send + Sync {
+    /// Stores a new invoice. MUST report a taken number as [`CreateInvoiceError::NumberTaken`]
+    /// (unique key on `number`).
+    async fn create_invoice(&self, invoice: &Invoice) -> Result<(), CreateInvoiceError>;
+
+    /// The invoice with this id, or `None`.
+    async fn find_invoice(&self, id: InvoiceId) -> Result<Option<Invoice>, StorageError>;
+
+    /// Invoices matching `filter`, newest first.
+    async fn list_invoices(
+        &self,
+        filter: &InvoiceFilter,
+        page: PageRequest,
+    ) -> Result<Page<Invoice>, StorageError>;
+}
+
+/// A payment with the number of its invoice, as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentView {
+    pub payment: Payment,
+    pub invoice_number: Option<String>,
+}
+
+/// Which payments to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentFilter {
+    /// `None` only for staff listings across organizations.
+    pub organization_id: Option<OrganizationId>,
+    /// Any of these statuses; empty means all.
+    pub statuses: Vec<PaymentStatus>,
+    pub method: Option<PaymentMethod>,
+    pub invoice_id: Option<Uuid>,
+}
+
+/// Reads payments and the balance log.
+#[cfg_attr(any(test, feature = "mocks"), automock)]
+#[async_trait]
+pub trait PaymentQueries: Send + Sync {
+    /// The payment with this id, or `None`.
+    async fn find_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StorageError>;
+
+    /// Payments matching `filter`, newest first.
+    async fn list_payments(
+        &self,
+        filter: &PaymentFilter,
+        page: PageRequest,
+    ) -> Result<Page<PaymentView>, StorageError>;
+
+    /// An organization's balance log, newest first.
+    async fn list_balance_log(
+        &self,
+        organization_id: OrganizationId,
+        page: PageRequest,
+    ) -> Result<Page<BalanceLogEntry>, StorageError>;
+}
+
+/// Why a catalogue row or override could not be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogueError {
+    /// A row for this country and method exists already (HTTP 409).
+    #[error("A configuration for this country and method already exists.")]
+    Duplicate,
+    /// No such row (HTTP 404).
+    #[error("Not found.")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The payment-method catalogue and per-organization overrides.
+#[cfg_attr(any(test, feature = "mocks"), automock)]
+#[async_trait]
+pub trait CatalogueStore: Send + Sync {
+    /// Every catalogue row, by sort order.
+    async fn list_configs(&self) -> Result<Vec<PaymentMethodConfig>, StorageError>;
+
+    /// One catalogue row.
+    async fn find_config(&self, id: Uuid) -> Result<Option<PaymentMethodConfig>, StorageError>;
+
+    /// Stores a new row; (country, method) MUST be unique ([`CatalogueError::Duplicate`]).
+    async fn create_config(&self, config: &PaymentMethodConfig) -> Result<(), CatalogueError>;
+
+    /// Replaces the row with `config.id` ([`CatalogueError::NotFound`] when absent).
+    async fn update_config(&self, config: &PaymentMethodConfig) -> Result<(), CatalogueError>;
+
+    /// Deletes a row ([`CatalogueError::NotFound`] when absent).
+    async fn delete_config(&self, id: Uuid) -> Result<(), CatalogueError>;
+
+    /// An organization's overrides.
+    async fn list_overrides(
+        &self,
+        organization_id: OrganizationId,
+    ) -> Result<Vec<AccountPaymentMethod>, StorageError>;
+
+    /// Creates or replaces the organization's override for `setting.method`. When
+    /// `setting.is_default`, the adapter MUST clear `is_default` on the organization's other
+    /// overrides in the same transaction.
+    async fn upsert_override(&self, setting: &AccountPaymentMethod) -> Result<(), StorageError>;
+
+    /// Deletes an override ([`CatalogueError::NotFound`] when absent).
+    async fn delete_override(
+        &self,
+        organization_id: OrganizationId,
+        method: PaymentMethod,
+    ) -> Result<(), CatalogueError>;
+}
+
+/// A manual payment to record, with everything the rules need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManualSubmission {
+    pub organization_id: OrganizationId,
+    pub request: ManualPaymentRequest,
+    /// The methods available to the organization, computed just before.
+    pub available: Vec<AvailableMethod>,
+    pub idempotency_key: Option<IdempotencyKey>,
+    pub now: DateTime<Utc>,
+}
+
+/// What submitting a manual payment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// A new `pending_approval` payment.
+    Created(Payment),
+    /// The idempotency key was used before with the same request: the payment it created.
+    Replayed(Payment),
+}
+
+/// Why a manual payment was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Rule(#[from] ManualPaymentError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Records manual payments.
+#[cfg_attr(any(test, feature = "mocks"), automock)]
+#[async_trait]
+pub trait ManualPaymentStore: Send + Sync {
+    /// In one transaction, the adapter MUST:
+    /// 1. when a key is given, claim `(organization, key)` under a unique key FIRST; if it is
+    ///    already claimed, wait for its owner to commit, then compare the stored request
+    ///    fingerprint ([`ManualPaymentRequest::fingerprint`]) with this one: equal → return
+    ///    [`SubmitOutcome::Replayed`] with the payment stored for it; different →
+    ///    [`ManualPaymentError::IdempotencyKeyReused`]; write nothing else;
+    /// 2. read the invoice under a row lock and call
+    ///    [`crate::billing::plan_manual_payment`]; on refusal, roll back and return it;
+    /// 3. insert the payment; a second `pending_approval` payment of one invoice MUST be
+    ///    refused by a unique (partial) index and reported as
+    ///    [`ManualPaymentError::PendingPaymentExists`];
+    /// 4. store the payment id with the key, and commit.
+    async fn submit_manual_payment(
+        &self,
+        submission: &ManualSubmission,
+    ) -> Result<SubmitOutcome, SubmitError>;
+}
+
+/// What a staff action did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffActionOutcome {
+    /// The payment changed (and the balance, if the transition moves it).
+    Applied(Payment),
+    /// The payment was already there; nothing changed.
+    AlreadyDone(Payment),
+}
+
+/// Applies staff actions to payments.
+#[cfg_attr(any(test, feature = "mocks"), automock)]
+#[async_trait]
+pub trait StaffActionStore: Send + Sync {
+    /// In one transaction the adapter MUST lock the payment row, then its organization row
+    /// (in that order, always, so concurrent actions cannot deadlock), read the invoice, call
+    /// [`crate::billing::plan_staff_action`], and write exactly the plan: the payment, the
+    /// balance and a balance-log entry when the plan has a change, and the invoice marked paid
+    /// when it says so. Concurrent actions on one payment MUST serialize on the row lock, so
+    /// that 20 concurrent approvals credit once and an approval racing a rejection lets one
+    /// win and the other see the new status (and get [`StaffActionError::InvalidTransition`]).
+    async fn apply_staff_action(
+        &self,
+        payment_id: PaymentId,
+        action: &StaffAction,
+        now: DateTime<Utc>,
+    ) -> Result<StaffActionOutcome, StaffActionStoreError>;
+}
+
+/// Why a staff action was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StaffActionStoreError {
+    #[error(transparent)]
+    Rule(#[from] StaffActionError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Reads everything the ledger audit needs.
+#[cfg_attr(any(test, feature = "mocks"), automock)]
+#[async_trait]
+pub trait LedgerAuditSource: Send + Sync {
+    /// For every organization: its balance, its whole log (oldest first) and the sum of its
+    /// `succeeded` payments, read in one consistent snapshot per organization.
+    async fn ledger_audit_inputs(&self) -> Result<Vec<LedgerAuditInput>, StorageError>;
 }

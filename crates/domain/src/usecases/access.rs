@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::{NewToken, Principal, Role, TokenHash, TokenId};
+use crate::auth::{NewToken, Principal, Role, TokenHash, TokenId, TokenRuleError, User};
 use crate::error::StorageError;
 use crate::organization::{Inn, Organization};
 use crate::ports::{OrganizationStore, TokenStore};
@@ -92,6 +92,8 @@ impl ReadBalance {
 pub enum IssueTokenError {
     #[error("a member token needs --inn of an existing organization")]
     InnRequired,
+    #[error("staff belong to no organization: leave out --inn")]
+    StaffWithInn,
     #[error("no organization has INN {0}")]
     UnknownOrganization(Inn),
     #[error("no token has id {0}")]
@@ -115,12 +117,13 @@ impl IssueToken {
         }
     }
 
-    /// Mints a token from caller-supplied randomness and stores its hash. A member token is
-    /// bound to the organization with `inn`; a staff token to the one given, if any.
+    /// Creates a user named `name` and mints its token from caller-supplied randomness,
+    /// storing only the hash. A member belongs to the organization with `inn`; staff to none.
     pub async fn create(
         &self,
         role: Role,
         inn: Option<&Inn>,
+        name: &str,
         random: [u8; 32],
         now: DateTime<Utc>,
     ) -> Result<NewToken, IssueTokenError> {
@@ -135,10 +138,13 @@ impl IssueToken {
             ),
             None => None,
         };
-        let token = NewToken::mint(random, role, organization, now)
-            .map_err(|_| IssueTokenError::InnRequired)?;
+        let user = User::new(role, organization, name, now).map_err(|e| match e {
+            TokenRuleError::MemberWithoutOrganization => IssueTokenError::InnRequired,
+            TokenRuleError::StaffWithOrganization => IssueTokenError::StaffWithInn,
+        })?;
+        let token = NewToken::mint(random, &user, now);
         self.tokens
-            .insert_token(&token.record)
+            .insert_user_with_token(&user, &token.record)
             .await
             .map_err(IssueTokenError::Storage)?;
         Ok(token)
@@ -172,14 +178,14 @@ mod tests {
     }
 
     fn record(role: Role, organization: Option<OrganizationId>) -> TokenRecord {
-        NewToken::mint([5; 32], role, organization, Utc::now())
-            .unwrap()
-            .record
+        let user = User::new(role, organization, "test", Utc::now()).unwrap();
+        NewToken::mint([5; 32], &user, Utc::now()).record
     }
 
     #[tokio::test]
     async fn authenticate_finds_the_token_by_hash() {
-        let token = NewToken::mint([1; 32], Role::Staff, None, Utc::now()).unwrap();
+        let staff = User::new(Role::Staff, None, "ops", Utc::now()).unwrap();
+        let token = NewToken::mint([1; 32], &staff, Utc::now());
         let expected_hash = TokenHash::of(&token.plaintext);
         let stored = token.record.clone();
         let mut tokens = MockTokenStore::new();
@@ -261,13 +267,24 @@ mod tests {
         let org_id = org.id;
         let mut tokens = MockTokenStore::new();
         tokens
-            .expect_insert_token()
-            .withf(move |r| r.role == Role::Member && r.organization_id == Some(org_id))
+            .expect_insert_user_with_token()
+            .withf(move |user, token| {
+                user.role == Role::Member
+                    && user.organization_id == Some(org_id)
+                    && token.user_id == user.id
+                    && token.organization_id == Some(org_id)
+            })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let issue = IssueToken::new(Arc::new(tokens), Arc::new(store_with(org.clone())));
         let token = issue
-            .create(Role::Member, Some(&org.inn), [3; 32], Utc::now())
+            .create(
+                Role::Member,
+                Some(&org.inn),
+                "accountant",
+                [3; 32],
+                Utc::now(),
+            )
             .await
             .unwrap();
         assert!(token.plaintext.starts_with("pay_"));
@@ -275,14 +292,14 @@ mod tests {
         let unknown = Inn::parse("1111111111").unwrap();
         assert_eq!(
             issue
-                .create(Role::Member, Some(&unknown), [3; 32], Utc::now())
+                .create(Role::Member, Some(&unknown), "x", [3; 32], Utc::now())
                 .await
                 .unwrap_err(),
             IssueTokenError::UnknownOrganization(unknown)
         );
         assert_eq!(
             issue
-                .create(Role::Member, None, [3; 32], Utc::now())
+                .create(Role::Member, None, "x", [3; 32], Utc::now())
                 .await
                 .unwrap_err(),
             IssueTokenError::InnRequired

@@ -2,9 +2,11 @@
 //! these, and map the result.
 
 pub mod access;
+pub mod billing;
 pub mod receive_bank_payment;
 
 pub use access::{
     Authenticate, AuthenticationError, IssueToken, IssueTokenError, ReadBalance, ReadBalanceError,
 };
+pub use billing::{Billing, BillingError, BillingPorts};
 pub use receive_bank_payment::{BankPaymentReceipt, ReceiveBankPayment, ReceiveError};

@@ -1,0 +1,818 @@
+//! Billing rules: manual payments against invoices, staff approval, rejection and refund.
+//!
+//! Adapters call [`plan_manual_payment`] and [`plan_staff_action`] inside their transaction,
+//! on rows they hold locked, and write exactly what the returned plan says.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::catalogue::AvailableMethod;
+use crate::error::FieldErrors;
+use crate::invoice::{Invoice, InvoiceId, InvoiceStatus};
+use crate::ledger::{self, BalanceChange, LedgerError};
+use crate::money::Money;
+use crate::organization::OrganizationId;
+use crate::payment::{
+    BalanceEffect, InvalidTransition, Payment, PaymentId, PaymentMethod, PaymentStatus, Transition,
+};
+
+/// Longest transaction reference accepted.
+pub const MAX_REFERENCE_CHARS: usize = 255;
+/// Longest notes accepted.
+pub const MAX_NOTES_CHARS: usize = 2000;
+
+/// A field of a request body as the transport found it (see [`crate::bank::RawField`]).
+pub use crate::bank::RawField;
+
+/// A validated manual-payment submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualPaymentRequest {
+    pub invoice_id: InvoiceId,
+    pub method: PaymentMethod,
+    pub transaction_reference: String,
+    pub notes: Option<String>,
+}
+
+/// The body of `POST /payments/manual/`, field by field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawManualPayment {
+    pub invoice_id: RawField,
+    pub payment_method: RawField,
+    pub transaction_reference: RawField,
+    /// The old system's alias of `transaction_reference`.
+    pub reference: RawField,
+    pub notes: RawField,
+}
+
+fn text_of(field: &RawField) -> Result<Option<&str>, &'static str> {
+    match field {
+        RawField::Missing | RawField::Null => Ok(None),
+        RawField::Text(text) => Ok(Some(text)),
+        _ => Err("Not a valid string."),
+    }
+}
+
+fn bounded_text(text: &str, max: usize) -> Result<String, String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("This field may not be blank.".into());
+    }
+    if trimmed.chars().count() > max {
+        return Err(format!(
+            "Ensure this field has no more than {max} characters."
+        ));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err("Control characters are not allowed.".into());
+    }
+    Ok(trimmed.to_string())
+}
+
+impl ManualPaymentRequest {
+    /// Validates a submission; every problem is reported at once.
+    pub fn from_raw(raw: &RawManualPayment) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let invoice_id = match text_of(&raw.invoice_id) {
+            Ok(Some(text)) => errors.check(
+                "invoice_id",
+                Uuid::try_parse(text.trim())
+                    .map(InvoiceId)
+                    .map_err(|_| "Must be a valid UUID."),
+            ),
+            Ok(None) => {
+                errors.add("invoice_id", "This field is required.");
+                None
+            }
+            Err(reason) => {
+                errors.add("invoice_id", reason);
+                None
+            }
+        };
+        let method = match text_of(&raw.payment_method) {
+            Ok(Some(text)) => match text.trim().parse::<PaymentMethod>() {
+                Ok(m @ (PaymentMethod::BankTransfer | PaymentMethod::LocalWallet)) => Some(m),
+                _ => {
+                    errors.add(
+                        "payment_method",
+                        format!(
+                            "\"{}\" is not a valid choice; use bank_transfer or local_wallet.",
+                            text.trim()
+                        ),
+                    );
+                    None
+                }
+            },
+            Ok(None) => {
+                errors.add("payment_method", "This field is required.");
+                None
+            }
+            Err(reason) => {
+                errors.add("payment_method", reason);
+                None
+            }
+        };
+        // `transaction_reference` wins over its alias `reference` when both are sent.
+        let reference_field = match (&raw.transaction_reference, &raw.reference) {
+            (RawField::Missing | RawField::Null, alias) => alias,
+            (primary, _) => primary,
+        };
+        let transaction_reference = match text_of(reference_field) {
+            Ok(Some(text)) => errors.check(
+                "transaction_reference",
+                bounded_text(text, MAX_REFERENCE_CHARS),
+            ),
+            Ok(None) => {
+                errors.add("transaction_reference", "This field is required.");
+                None
+            }
+            Err(reason) => {
+                errors.add("transaction_reference", reason);
+                None
+            }
+        };
+        let notes = match text_of(&raw.notes) {
+            Ok(Some(text)) if text.trim().is_empty() => None,
+            Ok(Some(text)) => errors.check("notes", bounded_text(text, MAX_NOTES_CHARS)),
+            Ok(None) => None,
+            Err(reason) => {
+                errors.add("notes", reason);
+                None
+            }
+        };
+        match (invoice_id, method, transaction_reference) {
+            (Some(invoice_id), Some(method), Some(transaction_reference)) if errors.is_empty() => {
+                Ok(Self {
+                    invoice_id,
+                    method,
+                    transaction_reference,
+                    notes,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    /// A digest of the request's meaning, stored with an idempotency key: a repeat with the
+    /// same key must carry the same fingerprint.
+    pub fn fingerprint(&self) -> String {
+        let mut hasher = Sha256::new();
+        for part in [
+            self.invoice_id.to_string().as_str(),
+            self.method.as_str(),
+            self.transaction_reference.as_str(),
+            self.notes.as_deref().unwrap_or(""),
+        ] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// A client-chosen `Idempotency-Key`: 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(text: &str) -> Result<Self, FieldErrors> {
+        let valid = (1..=255).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic());
+        if valid {
+            Ok(Self(text.to_string()))
+        } else {
+            let mut errors = FieldErrors::new();
+            errors.add(
+                "Idempotency-Key",
+                "Must be 1 to 255 visible ASCII characters.",
+            );
+            Err(errors)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a manual payment was refused by the rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManualPaymentError {
+    /// The invoice does not exist or belongs to another organization (HTTP 404).
+    #[error("Invoice not found.")]
+    InvoiceNotFound,
+    /// The method is not offered to the organization (HTTP 400).
+    #[error("Payment method {0} is not available for this organization.")]
+    MethodNotAvailable(PaymentMethod),
+    /// The invoice cannot take a payment in its status (HTTP 400).
+    #[error("Invoice is {0}; only pending invoices can be paid.")]
+    InvoiceNotPayable(InvoiceStatus),
+    /// Another payment of this invoice awaits approval (HTTP 409).
+    #[error("This invoice already has a payment waiting for approval.")]
+    PendingPaymentExists,
+    /// The idempotency key was used with another request (HTTP 409).
+    #[error("Idempotency-Key was already used with a different request.")]
+    IdempotencyKeyReused,
+}
+
+/// Builds the `pending_approval` payment a submission creates, or says why not. Called by the
+/// adapter with the invoice row locked; amount and currency come from the invoice.
+pub fn plan_manual_payment(
+    request: &ManualPaymentRequest,
+    organization_id: OrganizationId,
+    invoice: Option<&Invoice>,
+    available: &[AvailableMethod],
+    now: DateTime<Utc>,
+) -> Result<Payment, ManualPaymentError> {
+    let invoice = invoice
+        .filter(|invoice| invoice.organization_id == organization_id)
+        .ok_or(ManualPaymentError::InvoiceNotFound)?;
+    if !available.iter().any(|m| m.method == request.method) {
+        return Err(ManualPaymentError::MethodNotAvailable(request.method));
+    }
+    if invoice.status != InvoiceStatus::Pending {
+        return Err(ManualPaymentError::InvoiceNotPayable(invoice.status));
+    }
+    Ok(Payment {
+        id: PaymentId::new_random(),
+        organization_id,
+        invoice_id: Some(invoice.id.0),
+        amount: invoice.amount,
+        method: request.method,
+        status: PaymentStatus::PendingApproval,
+        transaction_reference: Some(request.transaction_reference.clone()),
+        notes: request.notes.clone(),
+        failure_reason: None,
+        admin_notes: None,
+        bank: None,
+        created_at: now,
+        updated_at: now,
+        processed_at: None,
+    })
+}
+
+/// What staff can do to a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffAction {
+    /// pending_approval → succeeded: credit the balance, mark the invoice paid.
+    Approve { admin_notes: Option<String> },
+    /// pending_approval → failed, with the reason; the invoice stays pending.
+    Reject { reason: String },
+    /// succeeded → refunded: debit the balance (never below zero).
+    Refund { admin_notes: Option<String> },
+}
+
+impl StaffAction {
+    /// The status the action leads to.
+    pub fn target(&self) -> PaymentStatus {
+        match self {
+            Self::Approve { .. } => PaymentStatus::Succeeded,
+            Self::Reject { .. } => PaymentStatus::Failed,
+            Self::Refund { .. } => PaymentStatus::Refunded,
+        }
+    }
+
+    /// Builds a rejection; its notes are required.
+    pub fn reject(admin_notes: Option<&str>) -> Result<Self, FieldErrors> {
+        match admin_notes.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(reason) if reason.chars().count() <= MAX_NOTES_CHARS => Ok(Self::Reject {
+                reason: reason.to_string(),
+            }),
+            Some(_) => {
+                let mut errors = FieldErrors::new();
+                errors.add(
+                    "admin_notes",
+                    format!("Ensure this field has no more than {MAX_NOTES_CHARS} characters."),
+                );
+                Err(errors)
+            }
+            None => {
+                let mut errors = FieldErrors::new();
+                errors.add("admin_notes", "A reason is required to reject a payment.");
+                Err(errors)
+            }
+        }
+    }
+}
+
+impl fmt::Display for StaffAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Approve { .. } => "approve",
+            Self::Reject { .. } => "reject",
+            Self::Refund { .. } => "refund",
+        })
+    }
+}
+
+/// Why a staff action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StaffActionError {
+    /// No such payment (HTTP 404).
+    #[error("Payment not found.")]
+    PaymentNotFound,
+    /// The state machine refuses the change (HTTP 409).
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidTransition),
+    /// The invoice was paid by another payment meanwhile (HTTP 409).
+    #[error("Invoice {0} is already paid by another payment.")]
+    InvoiceAlreadyPaid(String),
+    /// The ledger refuses the balance change: refund below zero (409), overflow (422).
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// What the adapter must write for a staff action.
+// One plan per request, moved once: boxing the payment would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffActionPlan {
+    /// The payment is already where the action leads: write nothing, answer with it.
+    AlreadyDone,
+    /// Store `payment`; apply `balance_change` with a log entry when present; mark the
+    /// invoice paid at `payment.processed_at` when `mark_invoice_paid`.
+    Apply {
+        payment: Payment,
+        balance_change: Option<BalanceChange>,
+        mark_invoice_paid: Option<InvoiceId>,
+    },
+}
+
+/// Decides a staff action on a payment, given the rows the adapter holds locked: the payment,
+/// its invoice (if any) and its organization's balance.
+pub fn plan_staff_action(
+    action: &StaffAction,
+    payment: &Payment,
+    invoice: Option<&Invoice>,
+    balance: Money,
+    now: DateTime<Utc>,
+) -> Result<StaffActionPlan, StaffActionError> {
+    let (from, to, effect) = match payment.status.transition_to(action.target())? {
+        Transition::AlreadyDone => return Ok(StaffActionPlan::AlreadyDone),
+        Transition::Apply { from, to, effect } => (from, to, effect),
+    };
+    debug_assert_eq!(from, payment.status);
+    let mut updated = payment.clone();
+    updated.status = to;
+    updated.updated_at = now;
+    let mut mark_invoice_paid = None;
+    match action {
+        StaffAction::Approve { admin_notes } => {
+            updated.processed_at = Some(now);
+            updated.admin_notes = admin_notes.clone().or(updated.admin_notes);
+            if let Some(invoice) = invoice {
+                if invoice.status == InvoiceStatus::Paid {
+                    return Err(StaffActionError::InvoiceAlreadyPaid(
+                        invoice.number.to_string(),
+                    ));
+                }
+                mark_invoice_paid = Some(invoice.id);
+            }
+        }
+        StaffAction::Reject { reason } => {
+            updated.processed_at = Some(now);
+            updated.failure_reason = Some(reason.clone());
+            updated.admin_notes = Some(reason.clone());
+        }
+        StaffAction::Refund { admin_notes } => {
+            updated.admin_notes = admin_notes.clone().or(updated.admin_notes);
+        }
+    }
+    let balance_change = match effect {
+        BalanceEffect::Credit => Some(ledger::credit(balance, payment.amount)?),
+        BalanceEffect::Debit => Some(ledger::debit(balance, payment.amount)?),
+        BalanceEffect::None => None,
+    };
+    Ok(StaffActionPlan::Apply {
+        payment: updated,
+        balance_change,
+        mark_invoice_paid,
+    })
+}
+
+/// The numbers [`audit_organization`] checks for one organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerAuditInput {
+    pub organization_id: OrganizationId,
+    pub inn: String,
+    pub balance: Money,
+    /// The organization's log, oldest first.
+    pub log: Vec<ledger::BalanceLogEntry>,
+    /// Sum of the amounts of its payments now in status `succeeded`, in minor units.
+    pub succeeded_minor_units: i64,
+}
+
+/// A violation of the ledger invariant, naming the organization.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("organization {inn} ({organization_id}): {problem}")]
+pub struct LedgerAuditFailure {
+    pub organization_id: OrganizationId,
+    pub inn: String,
+    pub problem: String,
+}
+
+/// The ledger invariant: the log is an unbroken chain from zero to the balance, and the
+/// balance equals the sum of payments that succeeded and were not refunded (a refunded
+/// payment was credited once and debited once).
+pub fn audit_organization(input: &LedgerAuditInput) -> Result<(), LedgerAuditFailure> {
+    let fail = |problem: String| LedgerAuditFailure {
+        organization_id: input.organization_id,
+        inn: input.inn.clone(),
+        problem,
+    };
+    ledger::verify_log_chain(input.balance, &input.log).map_err(|v| fail(v.to_string()))?;
+    if input.balance.to_minor_units() != input.succeeded_minor_units {
+        return Err(fail(format!(
+            "balance is {} but succeeded payments sum to {} minor units",
+            input.balance, input.succeeded_minor_units
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::AvailableMethod;
+    use crate::invoice::InvoiceNumber;
+    use crate::money::Currency;
+    use crate::payment::InvalidTransition;
+
+    fn rub(text: &str) -> Money {
+        Money::parse(text, Currency::RUB).unwrap()
+    }
+
+    fn text(value: &str) -> RawField {
+        RawField::Text(value.to_string())
+    }
+
+    fn invoice(organization_id: OrganizationId, status: InvoiceStatus) -> Invoice {
+        let id = InvoiceId(Uuid::new_v4());
+        Invoice {
+            id,
+            organization_id,
+            number: InvoiceNumber::generated(id),
+            amount: rub("139.00"),
+            status,
+            due_date: None,
+            paid_at: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn offered(method: PaymentMethod) -> AvailableMethod {
+        AvailableMethod {
+            method,
+            display_name: method.to_string(),
+            instructions: String::new(),
+            details: serde_json::json!({}),
+            is_default: false,
+            sort_order: 0,
+        }
+    }
+
+    fn request(invoice: &Invoice, method: &str) -> ManualPaymentRequest {
+        ManualPaymentRequest::from_raw(&RawManualPayment {
+            invoice_id: text(&invoice.id.to_string()),
+            payment_method: text(method),
+            transaction_reference: text("TX-1"),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn manual_request_requires_fields_and_accepts_the_reference_alias() {
+        let errors = ManualPaymentRequest::from_raw(&RawManualPayment::default()).unwrap_err();
+        for field in ["invoice_id", "payment_method", "transaction_reference"] {
+            assert_eq!(
+                errors.get(field).unwrap(),
+                ["This field is required."],
+                "{field}"
+            );
+        }
+        let via_alias = ManualPaymentRequest::from_raw(&RawManualPayment {
+            invoice_id: text(&Uuid::nil().to_string()),
+            payment_method: text("local_wallet"),
+            reference: text("  W-77 "),
+            notes: text(""),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(via_alias.transaction_reference, "W-77");
+        assert_eq!(via_alias.notes, None);
+    }
+
+    #[test]
+    fn manual_request_only_takes_manual_methods() {
+        for method in ["card", "paypal", "manual", "cash"] {
+            let errors = ManualPaymentRequest::from_raw(&RawManualPayment {
+                invoice_id: text(&Uuid::nil().to_string()),
+                payment_method: text(method),
+                transaction_reference: text("x"),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(errors.get("payment_method").is_some(), "{method}");
+        }
+    }
+
+    #[test]
+    fn fingerprint_changes_with_any_field() {
+        let org = OrganizationId::new_random();
+        let inv = invoice(org, InvoiceStatus::Pending);
+        let base = request(&inv, "bank_transfer");
+        assert_eq!(
+            base.fingerprint(),
+            request(&inv, "bank_transfer").fingerprint()
+        );
+        let mut other = base.clone();
+        other.notes = Some("n".into());
+        assert_ne!(base.fingerprint(), other.fingerprint());
+        let mut other = base.clone();
+        other.method = PaymentMethod::LocalWallet;
+        assert_ne!(base.fingerprint(), other.fingerprint());
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii() {
+        assert!(IdempotencyKey::parse("order-42").is_ok());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("with space").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn manual_payment_takes_amount_from_the_pending_invoice() {
+        let org = OrganizationId::new_random();
+        let inv = invoice(org, InvoiceStatus::Pending);
+        let payment = plan_manual_payment(
+            &request(&inv, "bank_transfer"),
+            org,
+            Some(&inv),
+            &[offered(PaymentMethod::BankTransfer)],
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(payment.status, PaymentStatus::PendingApproval);
+        assert_eq!(payment.amount, rub("139.00"));
+        assert_eq!(payment.invoice_id, Some(inv.id.0));
+        assert_eq!(payment.organization_id, org);
+    }
+
+    #[test]
+    fn manual_payment_refusals() {
+        let org = OrganizationId::new_random();
+        let inv = invoice(org, InvoiceStatus::Pending);
+        let methods = [offered(PaymentMethod::BankTransfer)];
+        let req = request(&inv, "bank_transfer");
+        assert_eq!(
+            plan_manual_payment(
+                &req,
+                OrganizationId::new_random(),
+                Some(&inv),
+                &methods,
+                Utc::now()
+            ),
+            Err(ManualPaymentError::InvoiceNotFound),
+            "another organization's invoice looks missing"
+        );
+        assert_eq!(
+            plan_manual_payment(&req, org, None, &methods, Utc::now()),
+            Err(ManualPaymentError::InvoiceNotFound)
+        );
+        assert_eq!(
+            plan_manual_payment(
+                &request(&inv, "local_wallet"),
+                org,
+                Some(&inv),
+                &methods,
+                Utc::now()
+            ),
+            Err(ManualPaymentError::MethodNotAvailable(
+                PaymentMethod::LocalWallet
+            ))
+        );
+        let paid = invoice(org, InvoiceStatus::Paid);
+        assert_eq!(
+            plan_manual_payment(
+                &request(&paid, "bank_transfer"),
+                org,
+                Some(&paid),
+                &methods,
+                Utc::now()
+            ),
+            Err(ManualPaymentError::InvoiceNotPayable(InvoiceStatus::Paid))
+        );
+    }
+
+    fn pending_payment(org: OrganizationId, inv: &Invoice) -> Payment {
+        plan_manual_payment(
+            &request(inv, "bank_transfer"),
+            org,
+            Some(inv),
+            &[offered(PaymentMethod::BankTransfer)],
+            Utc::now(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn approval_credits_and_marks_the_invoice_paid() {
+        let org = OrganizationId::new_random();
+        let inv = invoice(org, InvoiceStatus::Pending);
+        let payment = pending_payment(org, &inv);
+        let plan = plan_staff_action(
+            &StaffAction::Approve {
+                admin_notes: Some("ok".into()),
+            },
+            &payment,
+            Some(&inv),
+            rub("10"),
+            Utc::now(),
+        )
+        .unwrap();
+        let StaffActionPlan::Apply {
+            payment: approved,
+            balance_change,
+            mark_invoice_paid,
+        } = plan
+        else {
+            panic!("expected a change")
+        };
+        assert_eq!(approved.status, PaymentStatus::Succeeded);
+        assert!(approved.processed_at.is_some());
+        assert_eq!(approved.admin_notes.as_deref(), Some("ok"));
+        assert_eq!(balance_change.unwrap().new, rub("149.00"));
+        assert_eq!(mark_invoice_paid, Some(inv.id));
+
+        // Approving again: acknowledged, nothing to write.
+        assert_eq!(
+            plan_staff_action(
+                &StaffAction::Approve { admin_notes: None },
+                &approved,
+                Some(&inv),
+                rub("149"),
+                Utc::now()
+            ),
+            Ok(StaffActionPlan::AlreadyDone)
+        );
+        // Rejecting after approval: refused, naming the state needed.
+        let err = plan_staff_action(
+            &StaffAction::reject(Some("late")).unwrap(),
+            &approved,
+            Some(&inv),
+            rub("149"),
+            Utc::now(),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            StaffActionError::InvalidTransition(InvalidTransition {
+                current: PaymentStatus::Succeeded,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn approval_of_an_invoice_paid_meanwhile_is_refused() {
+        let org = OrganizationId::new_random();
+        let mut inv = invoice(org, InvoiceStatus::Pending);
+        let payment = pending_payment(org, &inv);
+        inv.status = InvoiceStatus::Paid;
+        assert!(matches!(
+            plan_staff_action(
+                &StaffAction::Approve { admin_notes: None },
+                &payment,
+                Some(&inv),
+                rub("0"),
+                Utc::now()
+            ),
+            Err(StaffActionError::InvoiceAlreadyPaid(_))
+        ));
+    }
+
+    #[test]
+    fn rejection_needs_a_reason_records_it_and_leaves_the_balance() {
+        assert!(StaffAction::reject(None).is_err());
+        assert!(StaffAction::reject(Some("   ")).is_err());
+        let org = OrganizationId::new_random();
+        let inv = invoice(org, InvoiceStatus::Pending);
+        let payment = pending_payment(org, &inv);
+        let plan = plan_staff_action(
+            &StaffAction::reject(Some("no money arrived")).unwrap(),
+            &payment,
+            Some(&inv),
+            rub("0"),
+            Utc::now(),
+        )
+        .unwrap();
+        let StaffActionPlan::Apply {
+            payment: rejected,
+            balance_change,
+            mark_invoice_paid,
+        } = plan
+        else {
+            panic!("expected a change")
+        };
+        assert_eq!(rejected.status, PaymentStatus::Failed);
+        assert_eq!(rejected.failure_reason.as_deref(), Some("no money arrived"));
+        assert_eq!(balance_change, None);
+        assert_eq!(mark_invoice_paid, None);
+    }
+
+    #[test]
+    fn refund_debits_and_never_below_zero() {
+        let org = OrganizationId::new_random();
+        let inv = invoice(org, InvoiceStatus::Paid);
+        let mut payment = pending_payment(org, &invoice(org, InvoiceStatus::Pending));
+        payment.status = PaymentStatus::Succeeded;
+        let refund = StaffAction::Refund { admin_notes: None };
+        let plan =
+            plan_staff_action(&refund, &payment, Some(&inv), rub("200"), Utc::now()).unwrap();
+        let StaffActionPlan::Apply {
+            payment: refunded,
+            balance_change,
+            ..
+        } = plan
+        else {
+            panic!("expected a change")
+        };
+        assert_eq!(refunded.status, PaymentStatus::Refunded);
+        assert_eq!(balance_change.unwrap().new, rub("61.00"));
+        assert!(matches!(
+            plan_staff_action(&refund, &payment, Some(&inv), rub("100"), Utc::now()),
+            Err(StaffActionError::Ledger(
+                LedgerError::InsufficientBalance { .. }
+            ))
+        ));
+        // Refunding a payment that never succeeded is a state error.
+        let pending = pending_payment(org, &invoice(org, InvoiceStatus::Pending));
+        assert!(matches!(
+            plan_staff_action(&refund, &pending, None, rub("1000"), Utc::now()),
+            Err(StaffActionError::InvalidTransition(_))
+        ));
+    }
+
+    #[test]
+    fn approval_that_would_overflow_is_a_ledger_error() {
+        let org = OrganizationId::new_random();
+        let inv = invoice(org, InvoiceStatus::Pending);
+        let payment = pending_payment(org, &inv);
+        assert!(matches!(
+            plan_staff_action(
+                &StaffAction::Approve { admin_notes: None },
+                &payment,
+                Some(&inv),
+                rub("9999999999999.00"),
+                Utc::now()
+            ),
+            Err(StaffActionError::Ledger(LedgerError::Overflow { .. }))
+        ));
+    }
+
+    fn audit_input(
+        balance: &str,
+        succeeded: i64,
+        log: Vec<crate::ledger::BalanceLogEntry>,
+    ) -> LedgerAuditInput {
+        LedgerAuditInput {
+            organization_id: OrganizationId::new_random(),
+            inn: "1234567890".into(),
+            balance: rub(balance),
+            log,
+            succeeded_minor_units: succeeded,
+        }
+    }
+
+    fn log_entry(previous: &str, new: &str) -> crate::ledger::BalanceLogEntry {
+        let (previous, new) = (rub(previous), rub(new));
+        crate::ledger::BalanceLogEntry {
+            id: Uuid::new_v4(),
+            organization_id: OrganizationId::new_random(),
+            payment_id: PaymentId::new_random(),
+            previous_balance: previous,
+            new_balance: new,
+            delta_minor_units: new.to_minor_units() - previous.to_minor_units(),
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn ledger_audit_checks_chain_and_payments() {
+        let log = vec![log_entry("0", "10"), log_entry("10", "4")];
+        assert_eq!(
+            audit_organization(&audit_input("4", 400, log.clone())),
+            Ok(())
+        );
+        let failure = audit_organization(&audit_input("4", 1000, log.clone())).unwrap_err();
+        assert!(failure.to_string().contains("1234567890"), "{failure}");
+        assert!(audit_organization(&audit_input("5", 500, log)).is_err());
+    }
+}
