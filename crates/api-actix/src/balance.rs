@@ -10,10 +10,10 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use payments_domain::auth::{self, Principal};
 use payments_domain::usecases::AuthenticationError;
 use payments_domain::Inn;
-use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::ApiError;
+use crate::openapi::{BalanceBody, ErrorBody};
 use crate::{ApiState, WebhookAuth};
 
 /// Who is asking. `None` only in legacy open mode, where reads need no token.
@@ -53,13 +53,38 @@ impl FromRequest for Caller {
     }
 }
 
-#[derive(Serialize)]
-struct BalanceBody<'a> {
-    inn: &'a str,
-    /// The amount's own decimal text, so the JSON number has exactly the currency's scale.
-    balance: Box<RawValue>,
-}
-
+/// Reads one organization's balance.
+#[utoipa::path(
+    get,
+    path = "/api/organizations/{inn}/balance/",
+    operation_id = "readBalance",
+    tag = "payments",
+    summary = "Read an organization's balance",
+    description = "Staff read any organization; a member reads only its own (others are 404). \
+                   Also served at `/api/organizations/{inn}/balance`; other methods answer 405 \
+                   with an `Allow` header.",
+    params(("inn" = String, Path, description = "The organization's INN: 10 or 12 digits",
+            example = "1234567890")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The balance, with exactly the currency's decimals",
+         body = BalanceBody, example = json!({"inn": "1234567890", "balance": 145000.00})),
+        (status = 401, description = "Missing, invalid or revoked token",
+         body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "`Bearer`")),
+         example = json!({"error": "Authentication credentials were not provided."})),
+        (status = 404, description = "Unknown or malformed INN, or another organization's",
+         body = ErrorBody, example = json!({"error": "Organization not found"})),
+        (status = 405, description = "Any method but GET on this path",
+         body = ErrorBody, headers(("Allow" = String, description = "`GET`")),
+         example = json!({"error": "Method not allowed"})),
+        (status = 503, description = "Storage unavailable, or the request timed out \
+                                      (`{\"error\": \"Request timed out\"}`)",
+         body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait before retrying")),
+         example = json!({"error": "Service temporarily unavailable, retry later"})),
+    )
+)]
 pub(crate) async fn read(
     caller: Caller,
     request: HttpRequest,
@@ -74,7 +99,7 @@ pub(crate) async fn read(
         ApiError::Internal
     })?;
     Ok(HttpResponse::Ok().json(BalanceBody {
-        inn: organization.inn.as_str(),
+        inn: organization.inn.as_str().to_owned(),
         balance,
     }))
 }

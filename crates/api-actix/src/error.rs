@@ -7,7 +7,8 @@ use payments_domain::ledger::LedgerError;
 use payments_domain::signature::SignatureError;
 use payments_domain::usecases::{AuthenticationError, ReadBalanceError, ReceiveError};
 use payments_domain::FieldErrors;
-use serde_json::{json, Map, Value};
+
+use crate::openapi::{ErrorBody, InvalidDataBody};
 
 /// Key of `details` for errors that belong to the body as a whole (Django REST framework's name,
 /// kept because existing clients parse it).
@@ -42,6 +43,9 @@ pub enum ApiError {
     /// Storage is down or overloaded: not the client's fault, so 503 and a retry hint.
     #[error("Service temporarily unavailable, retry later")]
     Unavailable,
+    /// The handler took longer than `HttpSettings::request_timeout`.
+    #[error("Request timed out")]
+    TimedOut,
     /// A client error raised by actix itself that has no more specific mapping.
     #[error("Bad request")]
     BadRequest,
@@ -70,7 +74,7 @@ impl ResponseError for ApiError {
             Self::InvalidData(_) | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,20 +88,22 @@ impl ResponseError for ApiError {
             Self::Unauthenticated(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            Self::Unavailable => {
+            Self::Unavailable | Self::TimedOut => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}
         }
-        let mut body = json!({ "error": self.to_string() });
-        if let Self::InvalidData(errors) = self {
-            let details: Map<String, Value> = errors
-                .iter()
-                .map(|(field, reasons)| (field.to_string(), json!(reasons)))
-                .collect();
-            body["details"] = Value::Object(details);
+        let error = self.to_string();
+        match self {
+            Self::InvalidData(errors) => response.json(InvalidDataBody {
+                error,
+                details: errors
+                    .iter()
+                    .map(|(field, reasons)| (field.to_string(), reasons.to_vec()))
+                    .collect(),
+            }),
+            _ => response.json(ErrorBody { error }),
         }
-        response.json(body)
     }
 }
 

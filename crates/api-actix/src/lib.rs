@@ -1,21 +1,56 @@
 //! HTTP interface of the payments service, on actix-web.
 //!
-//! [`app`] builds the whole application: the bank webhook (`POST /api/webhook/bank/`), the
-//! balance read (`GET /api/organizations/{inn}/balance/`), each also without the trailing slash,
-//! and JSON answers for every error a client can cause (unknown path, wrong method, bad content
-//! type, oversized or malformed body), as `shared/docs/bank-webhook.md` specifies.
+//! [`app`] builds the whole application:
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /api/webhook/bank/` | the bank webhook, signed with `X-Signature` |
+//! | `GET /api/organizations/{inn}/balance/` | a balance, for a bearer token's holder |
+//! | `GET /healthz` | liveness: `{"status":"ok"}`, no I/O |
+//! | `GET /readyz` | readiness from [`ApiState::readiness`]: 200, or 503 with a reason |
+//! | `GET /metrics` | Prometheus text format, from [`ApiState::metrics`] |
+//! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above |
+//! | `GET /docs/` | Swagger UI, served from the binary (`/docs` redirects there) |
+//!
+//! The two API paths also answer without the trailing slash. Every error a client can cause
+//! (unknown path, wrong method, bad content type, oversized or malformed body) is answered in
+//! JSON, as `shared/docs/bank-webhook.md` specifies; only `/docs/` serves HTML.
 //!
 //! Handlers only parse, call one use case of `payments-domain` and map its result; every
 //! domain error becomes an HTTP status in one place, [`ApiError`].
+//!
+//! Around every request, outermost first:
+//! 1. the request id: the client's `X-Request-Id` if sane, else a UUID v4; echoed on every
+//!    response;
+//! 2. a tracing span ([`RequestSpan`]) with `request_id`, `method`, `route` (the matched pattern),
+//!    `status` and `latency_ms`, and one log line at its end. Bodies and headers are never logged
+//!    (they carry tokens, signatures and payment data);
+//! 3. HTTP metrics by method, matched route and status;
+//! 4. JSON bodies for any error response actix produced on its own;
+//! 5. on each API route, [`HttpSettings::request_timeout`]: past it, 503
+//!    `{"error":"Request timed out"}`. A timed-out webhook may still commit in the background;
+//!    the bank retries on 503 and the retry is answered as a duplicate, so nothing is credited
+//!    twice.
+//!
+//! The routes come from one table ([`Endpoint`]), which the OpenAPI description is checked
+//! against, so an undocumented route fails the tests.
 
 mod balance;
 mod error;
+mod health;
+mod metrics;
+mod observability;
+mod openapi;
+mod routes;
 mod webhook;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpResponse};
 use payments_domain::signature::WebhookSecret;
 use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
@@ -23,14 +58,26 @@ use serde_json::json;
 use tracing_actix_web::TracingLogger;
 
 pub use error::{ApiError, NON_FIELD_ERRORS};
+pub use health::{AlwaysReady, ReadinessCheck};
+pub use metrics::{Metrics, PoolStats, PoolStatsSource, WebhookOutcome, PROMETHEUS_CONTENT_TYPE};
+pub use observability::{RequestId, RequestSpan, REQUEST_ID_HEADER};
+pub use openapi::{openapi, ErrorBody, InvalidDataBody};
+pub use routes::{routes, Endpoint};
 
-/// The use cases the handlers call, and how requests are authenticated.
+/// The use cases the handlers call, how requests are authenticated, and the operational hooks.
 #[derive(Clone)]
 pub struct ApiState {
     pub receive_bank_payment: ReceiveBankPayment,
     pub read_balance: ReadBalance,
     pub authenticate: Authenticate,
     pub webhook_auth: WebhookAuth,
+    /// What `GET /readyz` asks.
+    pub readiness: Arc<dyn ReadinessCheck>,
+    /// Read at each scrape of `GET /metrics` for the `db_pool_*` gauges.
+    pub pool_stats: Arc<dyn PoolStatsSource>,
+    /// Where every metric is counted. One per server: the App is built once per worker
+    /// thread, and all workers must count in the same registry.
+    pub metrics: Metrics,
 }
 
 /// How webhooks (and, with them, balance reads) are authenticated.
@@ -49,23 +96,20 @@ pub enum WebhookAuth {
 pub struct HttpSettings {
     /// Largest request body accepted; more is answered with 413.
     pub body_limit_bytes: usize,
+    /// Longest a handler may take (body reading included); then 503 `Request timed out`.
+    pub request_timeout: Duration,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             body_limit_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
 
-const WEBHOOK_PATHS: [&str; 2] = ["/api/webhook/bank/", "/api/webhook/bank"];
-const BALANCE_PATHS: [&str; 2] = [
-    "/api/organizations/{inn}/balance/",
-    "/api/organizations/{inn}/balance",
-];
-
-/// The whole actix App (routes, JSON error handlers, tracing middleware).
+/// The whole actix App (routes, JSON error handlers, request ids, tracing, metrics, timeouts).
 pub fn app(
     state: ApiState,
     settings: HttpSettings,
@@ -92,27 +136,20 @@ pub fn app(
         )
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .app_data(web::QueryConfig::default().error_handler(|_, _| ApiError::BadRequest.into()))
-        .service(
-            web::resource(WEBHOOK_PATHS)
-                .route(web::post().to(webhook::receive))
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
-                })),
-        )
-        .service(
-            web::resource(BALANCE_PATHS)
-                .route(web::get().to(balance::read))
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow: "GET" })
-                })),
-        )
+        .configure(|config| {
+            for endpoint in Endpoint::ALL {
+                endpoint.register(config);
+            }
+        })
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(ApiError::NotFound)
         }))
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
-        // Outermost, so the span covers everything and records the final status. The default
-        // root span records method, route, target and status, never bodies or headers.
-        .wrap(TracingLogger::default())
+        .wrap(from_fn(metrics::track_requests))
+        // The span covers everything below and records the final status.
+        .wrap(TracingLogger::<RequestSpan>::new())
+        // Outermost, so the id exists when the span opens and is on every response.
+        .wrap(from_fn(observability::assign_request_id))
 }
 
 /// Safety net: an error response that is not JSON (one actix produced on its own) is given a

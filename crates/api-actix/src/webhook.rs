@@ -10,23 +10,91 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use payments_domain::bank::{RawBankPayment, RawField};
 use payments_domain::signature;
+use payments_domain::usecases::BankPaymentReceipt;
 use serde_json::error::Category;
-use serde_json::json;
 use serde_json::value::RawValue;
 
 use crate::error::ApiError;
+use crate::metrics::{Metrics, WebhookOutcome};
+use crate::openapi::{BankWebhookRequest, ErrorBody, InvalidDataBody, WebhookAccepted};
 use crate::{ApiState, HttpSettings, WebhookAuth};
 
 /// Receives one bank payment: content type, size, signature, JSON shape, then the use case.
+#[utoipa::path(
+    post,
+    path = "/api/webhook/bank/",
+    operation_id = "receiveBankWebhook",
+    tag = "payments",
+    summary = "Receive a bank transfer",
+    description = "Records the payment once per `operation_id` and credits the payer's balance \
+                   (creating the organization on its first payment). Retries with the same body \
+                   answer 200 again and credit nothing. Also served at `/api/webhook/bank`; \
+                   other methods answer 405 with an `Allow` header.",
+    request_body(content = BankWebhookRequest, content_type = "application/json"),
+    security(("webhook_signature" = [])),
+    responses(
+        (status = 200, description = "Credited now, or earlier by the same operation",
+         body = WebhookAccepted,
+         example = json!({"message": "Payment processed successfully",
+                          "payment_id": "0b6f1c2e-6a3b-4a53-9d2a-3f1f0c8e5b7d"})),
+        (status = 400, description = "Malformed JSON, not an object, or invalid fields \
+                                      (every reason, by field)",
+         body = InvalidDataBody,
+         example = json!({"error": "Invalid data",
+                          "details": {"operation_id": ["Must be a valid UUID."]}})),
+        (status = 401, description = "Missing, malformed, stale or wrong `X-Signature`; \
+                                      nothing recorded",
+         body = ErrorBody, example = json!({"error": "Invalid signature"})),
+        (status = 405, description = "Any method but POST on this path",
+         body = ErrorBody, headers(("Allow" = String, description = "`POST`")),
+         example = json!({"error": "Method not allowed"})),
+        (status = 409, description = "The operation_id was already used with other data; \
+                                      nothing changed",
+         body = ErrorBody,
+         example = json!({"error": "Operation already processed with different data"})),
+        (status = 413, description = "Body over the size limit",
+         body = ErrorBody, example = json!({"error": "Request body too large"})),
+        (status = 415, description = "Content-Type is not `application/json`",
+         body = ErrorBody,
+         example = json!({"error": "Content-Type must be application/json"})),
+        (status = 422, description = "The ledger refused the credit (balance overflow); \
+                                      nothing changed",
+         body = ErrorBody,
+         example = json!({"error": "The payment would take the balance over its maximum of 9999999999999.99."})),
+        (status = 503, description = "Storage unavailable, or the request timed out \
+                                      (`{\"error\": \"Request timed out\"}`). Retry: a \
+                                      timed-out payment may have been recorded, and the retry \
+                                      is then answered 200 without a second credit.",
+         body = ErrorBody,
+         headers(("Retry-After" = u32, description = "Seconds to wait before retrying")),
+         example = json!({"error": "Service temporarily unavailable, retry later"})),
+    )
+)]
 pub(crate) async fn receive(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<ApiState>,
     settings: web::Data<HttpSettings>,
 ) -> Result<HttpResponse, ApiError> {
+    let mut outcome = OutcomeCounter::new(&state.metrics);
+    let result = process(&request, payload, &state, &settings).await;
+    outcome.settle(&result);
+    let receipt = result?;
+    Ok(HttpResponse::Ok().json(WebhookAccepted {
+        message: "Payment processed successfully",
+        payment_id: receipt.payment_id().to_string(),
+    }))
+}
+
+async fn process(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &ApiState,
+    settings: &HttpSettings,
+) -> Result<BankPaymentReceipt, ApiError> {
     // Checked before reading so a wrong client is told cheaply, whatever it sends.
-    require_json_content_type(&request)?;
-    let body = read_body(&request, payload, settings.body_limit_bytes).await?;
+    require_json_content_type(request)?;
+    let body = read_body(request, payload, settings.body_limit_bytes).await?;
     let now = Utc::now();
     if let WebhookAuth::Signed(secrets) = &state.webhook_auth {
         // A header that is not visible ASCII cannot be a valid signature: treat it as malformed.
@@ -37,11 +105,42 @@ pub(crate) async fn receive(
         signature::verify(secrets, header, &body, now.timestamp())?;
     }
     let raw = parse_bank_payment(&body)?;
-    let receipt = state.receive_bank_payment.execute(&raw, now).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "message": "Payment processed successfully",
-        "payment_id": receipt.payment_id().to_string(),
-    })))
+    Ok(state.receive_bank_payment.execute(&raw, now).await?)
+}
+
+/// Counts the webhook's outcome exactly once, when dropped.
+///
+/// Counting on drop also covers a handler cut off by the request timeout: that webhook was
+/// answered 503, so it counts as unavailable.
+struct OutcomeCounter {
+    metrics: Metrics,
+    outcome: WebhookOutcome,
+}
+
+impl OutcomeCounter {
+    fn new(metrics: &Metrics) -> Self {
+        Self {
+            metrics: metrics.clone(),
+            outcome: WebhookOutcome::Unavailable,
+        }
+    }
+
+    fn settle(&mut self, result: &Result<BankPaymentReceipt, ApiError>) {
+        self.outcome = match result {
+            Ok(BankPaymentReceipt::Credited { change, .. }) => {
+                self.metrics.record_credit(change.delta_minor_units());
+                WebhookOutcome::Accepted
+            }
+            Ok(BankPaymentReceipt::Duplicate { .. }) => WebhookOutcome::Duplicate,
+            Err(error) => WebhookOutcome::of_error(error),
+        };
+    }
+}
+
+impl Drop for OutcomeCounter {
+    fn drop(&mut self) {
+        self.metrics.record_webhook(self.outcome);
+    }
 }
 
 /// `application/json`, with any parameters (`charset=utf-8`), in any case.

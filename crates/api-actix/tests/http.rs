@@ -1,213 +1,19 @@
 //! The whole app, as the binary builds it, driven through actix's test server with mocked
 //! ports. Every test checks status, content type and body.
 
-use std::sync::Arc;
+mod support;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::test::{self, TestRequest};
+use actix_web::test::TestRequest;
 use chrono::Utc;
-use payments_api_actix::{app, ApiState, HttpSettings, WebhookAuth};
-use payments_domain::auth::{NewToken, Role};
-use payments_domain::bank::{RawBankPayment, RawField};
-use payments_domain::ledger::{credit, LedgerError};
-use payments_domain::ports::{
-    MockBankPaymentStore, MockOrganizationStore, MockTokenStore, RecordError, RecordOutcome,
-};
+use payments_api_actix::HttpSettings;
+use payments_domain::auth::Role;
+use payments_domain::ledger::LedgerError;
+use payments_domain::ports::{MockOrganizationStore, RecordError, RecordOutcome};
 use payments_domain::signature::{self, WebhookSecret};
-use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
-use payments_domain::{
-    BankPayment, Currency, Inn, Money, Organization, OrganizationId, PaymentId, StorageError,
-};
-use serde_json::{json, Value};
-
-const SECRET: &str = "whsec_test_secret";
-const WEBHOOK: &str = "/api/webhook/bank/";
-const BODY: &str = r#"{"operation_id": "ccf0a86d-041b-4991-bcf7-e2352f7b8a4a", "amount": 145000, "payer_inn": "1234567890", "document_number": "PAY-328", "document_date": "2024-04-27T21:00:00Z"}"#;
-
-fn rub(text: &str) -> Money {
-    Money::parse(text, Currency::RUB).unwrap()
-}
-
-fn secret() -> WebhookSecret {
-    WebhookSecret::new(SECRET).unwrap()
-}
-
-/// Ports the test does not configure refuse every call.
-struct Ports {
-    bank: MockBankPaymentStore,
-    organizations: MockOrganizationStore,
-    tokens: MockTokenStore,
-    auth: WebhookAuth,
-    settings: HttpSettings,
-}
-
-impl Ports {
-    fn new() -> Self {
-        let mut bank = MockBankPaymentStore::new();
-        bank.expect_record_bank_payment().never();
-        let mut organizations = MockOrganizationStore::new();
-        organizations.expect_find_by_inn().never();
-        let mut tokens = MockTokenStore::new();
-        tokens.expect_find_token().never();
-        Self {
-            bank,
-            organizations,
-            tokens,
-            auth: WebhookAuth::Signed(vec![secret()]),
-            settings: HttpSettings::default(),
-        }
-    }
-
-    fn legacy(mut self) -> Self {
-        self.auth = WebhookAuth::LegacyOpen;
-        self
-    }
-
-    /// The bank store answers every payment with `outcome`.
-    fn recording(
-        mut self,
-        outcome: impl Fn(&BankPayment) -> Result<RecordOutcome, RecordError> + Send + 'static,
-    ) -> Self {
-        self.bank = MockBankPaymentStore::new();
-        self.bank
-            .expect_record_bank_payment()
-            .times(1)
-            .returning(move |payment, _| outcome(payment));
-        self
-    }
-
-    fn credited(self, payment_id: PaymentId) -> Self {
-        self.recording(move |payment| {
-            assert_eq!(payment.amount, rub("145000"));
-            Ok(RecordOutcome::Recorded {
-                payment_id,
-                organization_id: OrganizationId::new_random(),
-                change: credit(rub("0"), payment.amount).unwrap(),
-            })
-        })
-    }
-
-    /// The organization store knows only `organization`.
-    fn with_organization(mut self, organization: Organization) -> Self {
-        self.organizations = MockOrganizationStore::new();
-        self.organizations
-            .expect_find_by_inn()
-            .returning(move |inn| Ok((*inn == organization.inn).then(|| organization.clone())));
-        self
-    }
-
-    /// Accepts exactly `token`.
-    fn with_token(mut self, token: &NewToken) -> Self {
-        let record = token.record.clone();
-        self.tokens = MockTokenStore::new();
-        self.tokens
-            .expect_find_token()
-            .returning(move |hash| Ok((*hash == record.hash).then(|| record.clone())));
-        self
-    }
-
-    async fn call(self, request: TestRequest) -> Answer {
-        self.call_with(request, |_| {}).await
-    }
-
-    /// Like `call`, with a last change to the headers `TestRequest` sets itself.
-    async fn call_with(
-        self,
-        request: TestRequest,
-        tweak: impl FnOnce(&mut header::HeaderMap),
-    ) -> Answer {
-        let state = ApiState {
-            receive_bank_payment: ReceiveBankPayment::new(Arc::new(self.bank)),
-            read_balance: ReadBalance::new(Arc::new(self.organizations)),
-            authenticate: Authenticate::new(Arc::new(self.tokens)),
-            webhook_auth: self.auth,
-        };
-        let service = test::init_service(app(state, self.settings)).await;
-        let mut request = request.to_request();
-        tweak(request.headers_mut());
-        let response = service.call(request).await.unwrap();
-        Answer::read(response).await
-    }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: header::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    async fn read<B: MessageBody>(response: ServiceResponse<B>) -> Self {
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
-        Self {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    fn header(&self, name: header::HeaderName) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap()
-    }
-
-    /// Status, JSON content type and the body as a JSON value.
-    #[track_caller]
-    fn assert(&self, status: StatusCode, body: Value) {
-        assert_eq!(self.status, status, "body: {}", self.body);
-        assert_eq!(self.header(header::CONTENT_TYPE), Some("application/json"));
-        assert_eq!(self.json(), body);
-    }
-}
-
-fn signed(body: &str) -> TestRequest {
-    signed_at(body, Utc::now().timestamp())
-}
-
-fn signed_at(body: &str, timestamp: i64) -> TestRequest {
-    unsigned(body).insert_header((
-        signature::HEADER,
-        signature::sign(&secret(), timestamp, body.as_bytes()),
-    ))
-}
-
-fn unsigned(body: &str) -> TestRequest {
-    TestRequest::post()
-        .uri(WEBHOOK)
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .set_payload(body.to_string())
-}
-
-/// The webhook body of [`BODY`] with another amount, as the store would return it.
-fn recorded_payment(amount: &str) -> BankPayment {
-    BankPayment::from_raw(&RawBankPayment {
-        operation_id: RawField::Text("ccf0a86d-041b-4991-bcf7-e2352f7b8a4a".into()),
-        amount: RawField::Text(amount.into()),
-        payer_inn: RawField::Text("1234567890".into()),
-        document_number: RawField::Text("PAY-328".into()),
-        document_date: RawField::Text("2024-04-27T21:00:00Z".into()),
-    })
-    .unwrap()
-}
-
-fn processed(payment_id: PaymentId) -> Value {
-    json!({"message": "Payment processed successfully", "payment_id": payment_id.to_string()})
-}
-
-fn invalid(details: Value) -> Value {
-    json!({"error": "Invalid data", "details": details})
-}
-
-fn invalid_signature() -> Value {
-    json!({"error": "Invalid signature"})
-}
+use payments_domain::{OrganizationId, PaymentId, StorageError};
+use serde_json::json;
+use support::*;
 
 // ---------------------------------------------------------------- webhook
 
@@ -276,6 +82,7 @@ async fn a_body_over_the_limit_is_413() {
     let expected = json!({"error": "Request body too large"});
     let small = HttpSettings {
         body_limit_bytes: 100,
+        ..HttpSettings::default()
     };
 
     let ports = Ports {
@@ -293,6 +100,7 @@ async fn a_streamed_body_over_the_limit_is_413() {
     let ports = Ports {
         settings: HttpSettings {
             body_limit_bytes: 100,
+            ..HttpSettings::default()
         },
         ..Ports::new()
     };
@@ -470,28 +278,6 @@ async fn webhook_with_another_method_is_405_json() {
 
 // ---------------------------------------------------------------- balance
 
-const BALANCE: &str = "/api/organizations/1234567890/balance/";
-
-fn organization() -> Organization {
-    let mut organization =
-        Organization::first_seen_in_bank_payment(Inn::parse("1234567890").unwrap(), Utc::now());
-    organization.balance = rub("145000");
-    organization
-}
-
-fn staff_token() -> NewToken {
-    NewToken::mint([1; 32], Role::Staff, None, Utc::now()).unwrap()
-}
-
-fn get(uri: &str, token: Option<&NewToken>) -> TestRequest {
-    let request = TestRequest::get().uri(uri);
-    match token {
-        Some(token) => {
-            request.insert_header((header::AUTHORIZATION, format!("Bearer {}", token.plaintext)))
-        }
-        None => request,
-    }
-}
 
 #[actix_web::test]
 async fn balance_is_a_number_with_exactly_two_decimals() {
@@ -527,7 +313,7 @@ async fn balance_with_an_unknown_token_is_401() {
         .with_token(&staff_token())
         .call(get(
             BALANCE,
-            Some(&NewToken::mint([2; 32], Role::Staff, None, Utc::now()).unwrap()),
+            Some(&mint(2, Role::Staff, None)),
         ))
         .await;
     answer.assert(
@@ -557,13 +343,7 @@ async fn unknown_and_malformed_inns_are_404() {
 
 #[actix_web::test]
 async fn a_member_of_another_organization_gets_404() {
-    let token = NewToken::mint(
-        [3; 32],
-        Role::Member,
-        Some(OrganizationId::new_random()),
-        Utc::now(),
-    )
-    .unwrap();
+    let token = mint(3, Role::Member, Some(OrganizationId::new_random()));
     let answer = Ports::new()
         .with_token(&token)
         .with_organization(organization())
@@ -578,7 +358,7 @@ async fn a_member_of_another_organization_gets_404() {
 #[actix_web::test]
 async fn a_member_reads_its_own_balance() {
     let organization = organization();
-    let token = NewToken::mint([4; 32], Role::Member, Some(organization.id), Utc::now()).unwrap();
+    let token = mint(4, Role::Member, Some(organization.id));
     let answer = Ports::new()
         .with_token(&token)
         .with_organization(organization)
@@ -647,3 +427,4 @@ async fn unknown_paths_are_404_json() {
         answer.assert(StatusCode::NOT_FOUND, json!({"error": "Not found"}));
     }
 }
+

@@ -4,4 +4,6 @@ DROP TABLE api_tokens;
 DROP TABLE balance_log;
 DROP FUNCTION balance_log_refuse_change();
 DROP TABLE payments;
+DROP TABLE invoices;
+DROP TABLE users;
 DROP TABLE organizations;

@@ -1,5 +1,5 @@
--- Ledger schema: organizations and their balances, payments, the append-only balance log,
--- API tokens and the self-generated webhook secret.
+-- Ledger schema: organizations and their balances, users and their API tokens, invoices,
+-- payments, the append-only balance log and the self-generated webhook secret.
 --
 -- Money is stored as BIGINT minor units (kopecks, cents): integer arithmetic is exact, and the
 -- domain crate converts with Money::to_minor_units / from_minor_units. Every instant is a
@@ -25,13 +25,59 @@ CREATE TABLE organizations (
     CONSTRAINT organizations_balance_non_negative CHECK (balance_minor >= 0)
 );
 
+-- People and systems holding API tokens. A member belongs to exactly one organization; staff
+-- operate the service and belong to none. Tokens take their role and organization from here.
+CREATE TABLE users (
+    id              uuid        NOT NULL,
+    role            text        NOT NULL,
+    organization_id uuid        NULL,
+    name            text        NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT users_pkey PRIMARY KEY (id),
+    CONSTRAINT users_role_known CHECK (role IN ('member', 'staff')),
+    CONSTRAINT users_member_has_organization
+        CHECK ((role = 'member') = (organization_id IS NOT NULL)),
+    CONSTRAINT users_organization_id_fkey FOREIGN KEY (organization_id)
+        REFERENCES organizations (id) ON DELETE RESTRICT
+);
+
+CREATE INDEX users_organization_id_idx ON users (organization_id);
+
+-- What an organization owes. Manual payments are made against pending invoices; approving one
+-- marks the invoice paid. The amount's currency is the invoice's own.
+CREATE TABLE invoices (
+    id              uuid        NOT NULL,
+    organization_id uuid        NOT NULL,
+    number          text        NOT NULL,
+    amount_minor    bigint      NOT NULL,
+    currency        text        NOT NULL,
+    status          text        NOT NULL DEFAULT 'pending',
+    due_date        date        NULL,
+    paid_at         timestamptz NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT invoices_pkey PRIMARY KEY (id),
+    CONSTRAINT invoices_number_key UNIQUE (number),
+    CONSTRAINT invoices_organization_id_fkey FOREIGN KEY (organization_id)
+        REFERENCES organizations (id) ON DELETE RESTRICT,
+    CONSTRAINT invoices_amount_positive CHECK (amount_minor > 0),
+    CONSTRAINT invoices_currency_code CHECK (currency ~ '^[A-Z]{3}$'),
+    CONSTRAINT invoices_status_known CHECK (
+        status IN ('draft', 'pending', 'paid', 'void', 'uncollectible')),
+    -- paid_at is the time of the approval that paid it, and only paid invoices have one.
+    CONSTRAINT invoices_paid_at_iff_paid CHECK ((status = 'paid') = (paid_at IS NOT NULL))
+);
+
+CREATE INDEX invoices_organization_id_created_at_idx ON invoices (organization_id, created_at);
+
 -- Payments of every method. A bank-webhook payment carries the bank's operation_id (the
 -- dedup key: its unique constraint decides which of several concurrent deliveries wins) and
 -- the document number and date.
 CREATE TABLE payments (
     id                    uuid        NOT NULL,
     organization_id       uuid        NOT NULL,
-    -- No foreign key yet: the billing migration adds the invoices table and the constraint.
+    -- Manual payments are made against an invoice; bank-webhook payments have none.
     invoice_id            uuid        NULL,
     amount_minor          bigint      NOT NULL,
     currency              text        NOT NULL,
@@ -51,6 +97,8 @@ CREATE TABLE payments (
     CONSTRAINT payments_pkey PRIMARY KEY (id),
     CONSTRAINT payments_organization_id_fkey FOREIGN KEY (organization_id)
         REFERENCES organizations (id) ON DELETE RESTRICT,
+    CONSTRAINT payments_invoice_id_fkey FOREIGN KEY (invoice_id)
+        REFERENCES invoices (id) ON DELETE RESTRICT,
     CONSTRAINT payments_amount_positive CHECK (amount_minor > 0),
     CONSTRAINT payments_currency_code CHECK (currency ~ '^[A-Z]{3}$'),
     CONSTRAINT payments_payment_method_known CHECK (
@@ -61,8 +109,11 @@ CREATE TABLE payments (
     CONSTRAINT payments_operation_id_key UNIQUE (operation_id)
 );
 
--- An organization's payments, newest first, is the billing list's query.
+-- An organization's payments, newest first, is the billing list's query; staff list every
+-- organization's payments the same way; ?invoice_id= filters by invoice.
 CREATE INDEX payments_organization_id_created_at_idx ON payments (organization_id, created_at);
+CREATE INDEX payments_created_at_idx ON payments (created_at);
+CREATE INDEX payments_invoice_id_idx ON payments (invoice_id);
 
 -- One entry per balance change. seq gives the order of changes (the balance row lock makes
 -- them strictly sequential per organization).
@@ -107,23 +158,22 @@ CREATE TRIGGER balance_log_no_truncate
     BEFORE TRUNCATE ON balance_log
     FOR EACH STATEMENT EXECUTE FUNCTION balance_log_refuse_change();
 
--- API tokens: only the SHA-256 of a token is stored. Member tokens belong to an organization.
+-- API tokens: only the SHA-256 of a token is stored. Role and organization are the user's, so
+-- they cannot disagree between two tokens of one user.
 CREATE TABLE api_tokens (
-    id              uuid        NOT NULL,
-    token_hash      text        NOT NULL,
-    role            text        NOT NULL,
-    organization_id uuid        NULL,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now(),
-    revoked_at      timestamptz NULL,
+    id         uuid        NOT NULL,
+    user_id    uuid        NOT NULL,
+    token_hash text        NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz NULL,
     CONSTRAINT api_tokens_pkey PRIMARY KEY (id),
     CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash),
-    CONSTRAINT api_tokens_role_known CHECK (role IN ('member', 'staff')),
-    CONSTRAINT api_tokens_member_has_organization
-        CHECK (role <> 'member' OR organization_id IS NOT NULL),
-    CONSTRAINT api_tokens_organization_id_fkey FOREIGN KEY (organization_id)
-        REFERENCES organizations (id) ON DELETE RESTRICT
+    CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id)
+        REFERENCES users (id) ON DELETE RESTRICT
 );
+
+CREATE INDEX api_tokens_user_id_idx ON api_tokens (user_id);
 
 -- The webhook secret a fresh installation generates for itself (row 'default'). The primary
 -- key makes the first of several concurrently starting instances win.

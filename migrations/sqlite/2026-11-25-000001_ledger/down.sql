@@ -5,4 +5,6 @@ DROP TRIGGER balance_log_no_delete;
 DROP TRIGGER balance_log_no_update;
 DROP TABLE balance_log;
 DROP TABLE payments;
+DROP TABLE invoices;
+DROP TABLE users;
 DROP TABLE organizations;
