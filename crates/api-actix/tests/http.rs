@@ -278,7 +278,6 @@ async fn webhook_with_another_method_is_405_json() {
 
 // ---------------------------------------------------------------- balance
 
-
 #[actix_web::test]
 async fn balance_is_a_number_with_exactly_two_decimals() {
     let token = staff_token();
@@ -311,10 +310,7 @@ async fn balance_without_a_token_is_401() {
 async fn balance_with_an_unknown_token_is_401() {
     let answer = Ports::new()
         .with_token(&staff_token())
-        .call(get(
-            BALANCE,
-            Some(&mint(2, Role::Staff, None)),
-        ))
+        .call(get(BALANCE, Some(&mint(2, Role::Staff, None))))
         .await;
     answer.assert(
         StatusCode::UNAUTHORIZED,
@@ -427,4 +423,3 @@ async fn unknown_paths_are_404_json() {
         answer.assert(StatusCode::NOT_FOUND, json!({"error": "Not found"}));
     }
 }
-

@@ -1,0 +1,412 @@
+//! The OpenAPI description against the app itself: every route documented, every documented
+//! example answered for real with the same shape, and the docs UI self-contained.
+
+mod support;
+
+use actix_web::dev::Service;
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::test::{self, TestRequest};
+use payments_api_actix::{app, routes, HttpSettings, ReadinessCheck};
+use payments_domain::auth::Role;
+use payments_domain::ledger::LedgerError;
+use payments_domain::ports::{MockOrganizationStore, RecordError, RecordOutcome};
+use payments_domain::{PaymentId, StorageError};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use support::*;
+
+async fn served_spec() -> Value {
+    let answer = Ports::new()
+        .call(TestRequest::get().uri("/openapi.json"))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.header(header::CONTENT_TYPE),
+        Some("application/json")
+    );
+    serde_json::from_str(&answer.body).expect("the spec is JSON")
+}
+
+fn operation<'a>(spec: &'a Value, method: &Method, path: &str) -> Option<&'a Value> {
+    spec["paths"]
+        .get(path)?
+        .get(method.as_str().to_ascii_lowercase())
+}
+
+#[actix_web::test]
+async fn the_spec_is_openapi_3_1_with_both_security_schemes() {
+    let spec = served_spec().await;
+    let version = spec["openapi"].as_str().unwrap();
+    assert!(version.starts_with("3.1"), "{version}");
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["type"], "http");
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["webhook_signature"]["type"], "apiKey");
+    assert_eq!(schemes["webhook_signature"]["in"], "header");
+    assert_eq!(schemes["webhook_signature"]["name"], "X-Signature");
+
+    let webhook = operation(&spec, &Method::POST, "/api/webhook/bank/").unwrap();
+    assert_eq!(
+        webhook["security"][0]["webhook_signature"],
+        Value::Array(vec![])
+    );
+    let balance = operation(&spec, &Method::GET, "/api/organizations/{inn}/balance/").unwrap();
+    assert_eq!(balance["security"][0]["bearer"], Value::Array(vec![]));
+    // The request body's example is the contract's.
+    let body = &spec["components"]["schemas"]["BankWebhookRequest"]["example"];
+    assert_eq!(body["operation_id"], "ccf0a86d-041b-4991-bcf7-e2352f7b8a4a");
+    assert_eq!(body["amount"], 145000);
+}
+
+#[actix_web::test]
+async fn every_registered_route_is_documented_and_nothing_else() {
+    let spec = served_spec().await;
+    let registered: Vec<(Method, &str)> = routes().collect();
+    for (method, path) in &registered {
+        assert!(
+            operation(&spec, method, path).is_some(),
+            "{method} {path} is served but not in the OpenAPI description"
+        );
+    }
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            assert!(
+                registered.contains(&(method.clone(), path.as_str())),
+                "{method} {path} is documented but not served"
+            );
+        }
+    }
+    assert_eq!(
+        paths
+            .values()
+            .map(|item| item.as_object().unwrap().len())
+            .sum::<usize>(),
+        registered.len()
+    );
+}
+
+#[actix_web::test]
+async fn operation_ids_are_unique() {
+    let spec = served_spec().await;
+    let mut ids: Vec<&str> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|operation| operation["operationId"].as_str().unwrap())
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count);
+}
+
+/// Fails the readiness check with the documented reason.
+struct NotReady;
+
+#[async_trait::async_trait]
+impl ReadinessCheck for NotReady {
+    async fn check(&self) -> Result<(), String> {
+        Err("database unreachable".to_string())
+    }
+}
+
+/// A real answer for each documented `(method, path, status)`.
+async fn real_answer(method: &str, path: &str, status: u16) -> Option<Answer> {
+    let token = staff_token();
+    let answer = match (method, path, status) {
+        ("post", "/api/webhook/bank/", 200) => {
+            Ports::new()
+                .credited(PaymentId::new_random())
+                .call(signed(BODY))
+                .await
+        }
+        ("post", "/api/webhook/bank/", 400) => {
+            let body = BODY.replace("ccf0a86d-041b-4991-bcf7-e2352f7b8a4a", "nope");
+            Ports::new().call(signed(&body)).await
+        }
+        ("post", "/api/webhook/bank/", 401) => Ports::new().call(unsigned(BODY)).await,
+        ("post", "/api/webhook/bank/", 405) => {
+            Ports::new().call(TestRequest::get().uri(WEBHOOK)).await
+        }
+        ("post", "/api/webhook/bank/", 409) => {
+            let existing = recorded_payment("1");
+            Ports::new()
+                .recording(move |_| {
+                    Ok(RecordOutcome::AlreadyRecorded {
+                        payment_id: PaymentId::new_random(),
+                        existing: existing.clone(),
+                    })
+                })
+                .call(signed(BODY))
+                .await
+        }
+        ("post", "/api/webhook/bank/", 413) => {
+            let ports = Ports {
+                settings: HttpSettings {
+                    body_limit_bytes: 10,
+                    ..HttpSettings::default()
+                },
+                ..Ports::new()
+            };
+            ports.call(signed(BODY)).await
+        }
+        ("post", "/api/webhook/bank/", 415) => {
+            let request = signed(BODY).insert_header((header::CONTENT_TYPE, "text/plain"));
+            Ports::new().call(request).await
+        }
+        ("post", "/api/webhook/bank/", 422) => {
+            Ports::new()
+                .recording(|_| {
+                    Err(RecordError::Ledger(LedgerError::Overflow {
+                        max: rub("9999999999999.99"),
+                    }))
+                })
+                .call(signed(BODY))
+                .await
+        }
+        ("post", "/api/webhook/bank/", 503) => {
+            Ports::new()
+                .recording(|_| Err(RecordError::Storage(StorageError::new("down"))))
+                .call(signed(BODY))
+                .await
+        }
+        ("get", "/api/organizations/{inn}/balance/", 200) => {
+            Ports::new()
+                .with_token(&token)
+                .with_organization(organization())
+                .call(get(BALANCE, Some(&token)))
+                .await
+        }
+        ("get", "/api/organizations/{inn}/balance/", 401) => {
+            Ports::new().call(get(BALANCE, None)).await
+        }
+        ("get", "/api/organizations/{inn}/balance/", 404) => {
+            let member = mint(
+                9,
+                Role::Member,
+                Some(payments_domain::OrganizationId::new_random()),
+            );
+            Ports::new()
+                .with_token(&member)
+                .with_organization(organization())
+                .call(get(BALANCE, Some(&member)))
+                .await
+        }
+        ("get", "/api/organizations/{inn}/balance/", 405) => {
+            Ports::new().call(TestRequest::delete().uri(BALANCE)).await
+        }
+        ("get", "/api/organizations/{inn}/balance/", 503) => {
+            let mut ports = Ports::new().legacy();
+            ports.organizations = MockOrganizationStore::new();
+            ports
+                .organizations
+                .expect_find_by_inn()
+                .returning(|_| Err(StorageError::new("down")));
+            ports.call(get(BALANCE, None)).await
+        }
+        ("get", "/healthz", 200) => Ports::new().call(TestRequest::get().uri("/healthz")).await,
+        ("get", "/readyz", 200) => Ports::new().call(TestRequest::get().uri("/readyz")).await,
+        ("get", "/readyz", 503) => {
+            let ports = Ports {
+                readiness: Arc::new(NotReady),
+                ..Ports::new()
+            };
+            ports.call(TestRequest::get().uri("/readyz")).await
+        }
+        ("get", "/metrics", 200) => Ports::new().call(TestRequest::get().uri("/metrics")).await,
+        ("get", "/openapi.json", 200) => {
+            Ports::new()
+                .call(TestRequest::get().uri("/openapi.json"))
+                .await
+        }
+        ("get", "/docs/", 200) => Ports::new().call(TestRequest::get().uri("/docs/")).await,
+        ("get", "/docs", 308) => Ports::new().call(TestRequest::get().uri("/docs")).await,
+        _ => return None,
+    };
+    Some(answer)
+}
+
+/// Same JSON types and object keys all the way down; arrays compared by their first element.
+/// Fixed messages (`error`, `status`, `message`) must match exactly.
+fn same_shape(example: &Value, real: &Value, at: &str) -> Result<(), String> {
+    match (example, real) {
+        (Value::Object(example), Value::Object(real)) => {
+            let keys = |map: &Map<String, Value>| {
+                let mut keys: Vec<String> = map.keys().cloned().collect();
+                keys.sort();
+                keys
+            };
+            if keys(example) != keys(real) {
+                return Err(format!(
+                    "{at}: keys {:?} documented, {:?} sent",
+                    keys(example),
+                    keys(real)
+                ));
+            }
+            for (key, value) in example {
+                if ["error", "status", "message"].contains(&key.as_str()) && value != &real[key] {
+                    return Err(format!(
+                        "{at}.{key}: {value} documented, {} sent",
+                        real[key]
+                    ));
+                }
+                same_shape(value, &real[key], &format!("{at}.{key}"))?;
+            }
+            Ok(())
+        }
+        (Value::Array(example), Value::Array(real)) => match example.first() {
+            Some(first) => real
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, item)| same_shape(first, item, &format!("{at}[{i}]"))),
+            None => Ok(()),
+        },
+        (Value::String(_), Value::String(_))
+        | (Value::Number(_), Value::Number(_))
+        | (Value::Bool(_), Value::Bool(_))
+        | (Value::Null, Value::Null) => Ok(()),
+        _ => Err(format!("{at}: {example} documented, {real} sent")),
+    }
+}
+
+#[actix_web::test]
+async fn every_documented_response_matches_a_real_one() {
+    let spec = served_spec().await;
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !is_main_path(path) {
+            continue; // aliases share the main path's answers (checked below)
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let where_ = format!("{method} {path} {status}");
+                let answer = real_answer(method, path, status.parse().unwrap())
+                    .await
+                    .unwrap_or_else(|| panic!("no real request for documented {where_}"));
+                assert_eq!(answer.status.as_str(), status, "{where_}: {}", answer.body);
+                for name in response["headers"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|h| h.0)
+                {
+                    assert!(
+                        answer.headers.contains_key(name.as_str()),
+                        "{where_}: documented header {name} not sent"
+                    );
+                }
+                let Some(content) = response["content"].as_object() else {
+                    assert!(answer.body.is_empty(), "{where_}: undocumented body");
+                    checked += 1;
+                    continue;
+                };
+                let sent_type = answer.header(header::CONTENT_TYPE).unwrap_or_default();
+                let (documented_type, media) = content.iter().next().unwrap();
+                assert!(
+                    sent_type.starts_with(documented_type.as_str()),
+                    "{where_}: {documented_type} documented, {sent_type} sent"
+                );
+                if documented_type == "application/json" {
+                    if let Some(example) = media.get("example") {
+                        same_shape(example, &answer.json(), "body")
+                            .unwrap_or_else(|error| panic!("{where_}: {error}"));
+                    }
+                } else if let Some(Value::String(example)) = media.get("example") {
+                    // Text examples (metrics) are excerpts of the real answer's lines.
+                    for line in example.lines() {
+                        let name =
+                            line.split([' ', '{'])
+                                .nth(if line.starts_with('#') { 2 } else { 0 });
+                        let name = name.unwrap_or_default();
+                        assert!(answer.body.contains(name), "{where_}: {name} not sent");
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    // Webhook 9, balance 5, healthz 1, readyz 2, metrics 1, openapi 1, docs 1 + 1.
+    assert_eq!(checked, 21);
+}
+
+#[test]
+fn shape_comparison_catches_drift() {
+    let example = serde_json::json!({"error": "Invalid data", "details": {"a": ["x"]}});
+    let same = serde_json::json!({"error": "Invalid data", "details": {"a": ["y", "z"]}});
+    assert_eq!(same_shape(&example, &same, "body"), Ok(()));
+    for drifted in [
+        serde_json::json!({"error": "Invalid data"}),
+        serde_json::json!({"error": "Invalid data", "details": {"a": ["x"]}, "extra": 1}),
+        serde_json::json!({"error": "Other message", "details": {"a": ["x"]}}),
+        serde_json::json!({"error": "Invalid data", "details": {"a": "x"}}),
+        serde_json::json!({"error": "Invalid data", "details": {"a": [1]}}),
+        serde_json::json!({"error": "Invalid data", "details": {"b": ["x"]}}),
+    ] {
+        assert!(same_shape(&example, &drifted, "body").is_err(), "{drifted}");
+    }
+}
+
+fn is_main_path(path: &str) -> bool {
+    payments_api_actix::Endpoint::ALL
+        .iter()
+        .any(|endpoint| endpoint.paths()[0] == path)
+}
+
+#[actix_web::test]
+async fn aliases_are_documented_like_their_main_path() {
+    let spec = served_spec().await;
+    for endpoint in payments_api_actix::Endpoint::ALL {
+        let (main, aliases) = endpoint.paths().split_first().unwrap();
+        let method = endpoint.method();
+        let main = operation(&spec, &method, main).unwrap();
+        for alias in aliases {
+            let alias = operation(&spec, &method, alias).unwrap();
+            assert_eq!(main["responses"], alias["responses"]);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_docs_ui_is_served_from_the_binary() {
+    let service = test::init_service(app(Ports::new().state(), HttpSettings::default())).await;
+    let fetch = |uri: String| {
+        let service = &service;
+        async move {
+            let request = TestRequest::get().uri(&uri).to_request();
+            Answer::read(service.call(request).await.unwrap()).await
+        }
+    };
+
+    let redirect = fetch("/docs".into()).await;
+    assert_eq!(redirect.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(redirect.header(header::LOCATION), Some("/docs/"));
+
+    let index = fetch("/docs/".into()).await;
+    assert_eq!(index.status, StatusCode::OK);
+    assert!(index
+        .header(header::CONTENT_TYPE)
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(index.body.contains("swagger-ui"));
+    assert!(!index.body.contains("https://") && !index.body.contains("http://"));
+
+    // Every asset the page loads is relative and served here too.
+    let assets: Vec<String> = index
+        .body
+        .split(['"', '\''])
+        .filter(|part| part.starts_with("./"))
+        .map(|part| format!("/docs/{}", &part[2..]))
+        .collect();
+    assert!(assets.len() >= 3, "{assets:?}");
+    for asset in assets {
+        let answer = fetch(asset.clone()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{asset}");
+    }
+    // The UI loads our spec, not a default one from the internet.
+    let initializer = fetch("/docs/swagger-initializer.js".into()).await;
+    assert!(initializer.body.contains("/openapi.json"));
+    assert!(!initializer.body.contains("petstore"));
+}
