@@ -15,13 +15,24 @@ use diesel::r2d2::{
 use diesel::sqlite::Sqlite;
 use diesel::{PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use payments_domain::auth::{TokenHash, TokenId, TokenRecord};
+use payments_domain::auth::{TokenHash, TokenId, TokenRecord, User};
+use payments_domain::billing::{LedgerAuditInput, StaffAction};
+use payments_domain::catalogue::{AccountPaymentMethod, PaymentMethodConfig};
+use payments_domain::invoice::{Invoice, InvoiceId};
 use payments_domain::ledger::BalanceLogEntry;
+use payments_domain::pagination::{Page, PageRequest};
 use payments_domain::ports::{
-    BankPaymentStore, OrganizationStore, RecordError, RecordOutcome, TokenStore, WebhookSecretStore,
+    BankPaymentStore, CatalogueError, CatalogueStore, CreateInvoiceError, CreateOrganizationError,
+    InvoiceFilter, InvoiceStore, LedgerAuditSource, ManualPaymentStore, ManualSubmission,
+    OrganizationStore, PaymentFilter, PaymentQueries, PaymentView, RecordError, RecordOutcome,
+    StaffActionOutcome, StaffActionStore, StaffActionStoreError, SubmitError, SubmitOutcome,
+    TokenStore, WebhookSecretStore,
 };
 use payments_domain::signature::WebhookSecret;
-use payments_domain::{BankPayment, Inn, Organization, OrganizationId, StorageError};
+use payments_domain::{
+    BankPayment, Inn, Organization, OrganizationId, PaymentId, PaymentMethod, StorageError,
+};
+use uuid::Uuid;
 
 use crate::store::LedgerConnection;
 
@@ -324,13 +335,48 @@ impl OrganizationStore for Database {
         let inn = inn.clone();
         with_connection!(self, |conn| LedgerConnection::find_organization(conn, &inn))
     }
+
+    async fn find_organization(
+        &self,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>, StorageError> {
+        with_connection!(self, |conn| LedgerConnection::find_organization_by_id(
+            conn, id
+        ))
+    }
+
+    async fn create_organization(
+        &self,
+        organization: &Organization,
+    ) -> Result<(), CreateOrganizationError> {
+        let organization = organization.clone();
+        with_connection!(self, |conn| LedgerConnection::create_organization(
+            conn,
+            &organization
+        ))
+    }
+
+    async fn list_organizations(
+        &self,
+        page: PageRequest,
+    ) -> Result<Page<Organization>, StorageError> {
+        with_connection!(self, |conn| LedgerConnection::list_organizations(
+            conn, page
+        ))
+    }
 }
 
 #[async_trait]
 impl TokenStore for Database {
-    async fn insert_token(&self, record: &TokenRecord) -> Result<(), StorageError> {
-        let record = record.clone();
-        with_connection!(self, |conn| LedgerConnection::insert_token(conn, &record))
+    async fn insert_user_with_token(
+        &self,
+        user: &User,
+        token: &TokenRecord,
+    ) -> Result<(), StorageError> {
+        let (user, token) = (user.clone(), token.clone());
+        with_connection!(self, |conn| LedgerConnection::insert_user_with_token(
+            conn, &user, &token
+        ))
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError> {
@@ -340,6 +386,151 @@ impl TokenStore for Database {
 
     async fn revoke_token(&self, id: TokenId, now: DateTime<Utc>) -> Result<bool, StorageError> {
         with_connection!(self, |conn| LedgerConnection::revoke_token(conn, id, now))
+    }
+}
+
+#[async_trait]
+impl InvoiceStore for Database {
+    async fn create_invoice(&self, invoice: &Invoice) -> Result<(), CreateInvoiceError> {
+        let invoice = invoice.clone();
+        with_connection!(self, |conn| LedgerConnection::create_invoice(
+            conn, &invoice
+        ))
+    }
+
+    async fn find_invoice(&self, id: InvoiceId) -> Result<Option<Invoice>, StorageError> {
+        with_connection!(self, |conn| LedgerConnection::find_invoice(conn, id))
+    }
+
+    async fn list_invoices(
+        &self,
+        filter: &InvoiceFilter,
+        page: PageRequest,
+    ) -> Result<Page<Invoice>, StorageError> {
+        let filter = filter.clone();
+        with_connection!(self, |conn| LedgerConnection::list_invoices(
+            conn, &filter, page
+        ))
+    }
+}
+
+#[async_trait]
+impl PaymentQueries for Database {
+    async fn find_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StorageError> {
+        with_connection!(self, |conn| LedgerConnection::find_payment(conn, id))
+    }
+
+    async fn list_payments(
+        &self,
+        filter: &PaymentFilter,
+        page: PageRequest,
+    ) -> Result<Page<PaymentView>, StorageError> {
+        let filter = filter.clone();
+        with_connection!(self, |conn| LedgerConnection::list_payments(
+            conn, &filter, page
+        ))
+    }
+
+    async fn list_balance_log(
+        &self,
+        organization_id: OrganizationId,
+        page: PageRequest,
+    ) -> Result<Page<BalanceLogEntry>, StorageError> {
+        with_connection!(self, |conn| LedgerConnection::list_balance_log(
+            conn,
+            organization_id,
+            page
+        ))
+    }
+}
+
+#[async_trait]
+impl CatalogueStore for Database {
+    async fn list_configs(&self) -> Result<Vec<PaymentMethodConfig>, StorageError> {
+        with_connection!(self, |conn| LedgerConnection::list_configs(conn))
+    }
+
+    async fn find_config(&self, id: Uuid) -> Result<Option<PaymentMethodConfig>, StorageError> {
+        with_connection!(self, |conn| LedgerConnection::find_config(conn, id))
+    }
+
+    async fn create_config(&self, config: &PaymentMethodConfig) -> Result<(), CatalogueError> {
+        let config = config.clone();
+        with_connection!(self, |conn| LedgerConnection::create_config(conn, &config))
+    }
+
+    async fn update_config(&self, config: &PaymentMethodConfig) -> Result<(), CatalogueError> {
+        let config = config.clone();
+        with_connection!(self, |conn| LedgerConnection::update_config(conn, &config))
+    }
+
+    async fn delete_config(&self, id: Uuid) -> Result<(), CatalogueError> {
+        with_connection!(self, |conn| LedgerConnection::delete_config(conn, id))
+    }
+
+    async fn list_overrides(
+        &self,
+        organization_id: OrganizationId,
+    ) -> Result<Vec<AccountPaymentMethod>, StorageError> {
+        with_connection!(self, |conn| LedgerConnection::list_overrides(
+            conn,
+            organization_id
+        ))
+    }
+
+    async fn upsert_override(&self, setting: &AccountPaymentMethod) -> Result<(), StorageError> {
+        let setting = setting.clone();
+        with_connection!(self, |conn| LedgerConnection::upsert_override(
+            conn, &setting
+        ))
+    }
+
+    async fn delete_override(
+        &self,
+        organization_id: OrganizationId,
+        method: PaymentMethod,
+    ) -> Result<(), CatalogueError> {
+        with_connection!(self, |conn| LedgerConnection::delete_override(
+            conn,
+            organization_id,
+            method
+        ))
+    }
+}
+
+#[async_trait]
+impl ManualPaymentStore for Database {
+    async fn submit_manual_payment(
+        &self,
+        submission: &ManualSubmission,
+    ) -> Result<SubmitOutcome, SubmitError> {
+        let submission = submission.clone();
+        with_connection!(self, |conn| LedgerConnection::submit_manual_payment(
+            conn,
+            &submission
+        ))
+    }
+}
+
+#[async_trait]
+impl StaffActionStore for Database {
+    async fn apply_staff_action(
+        &self,
+        payment_id: PaymentId,
+        action: &StaffAction,
+        now: DateTime<Utc>,
+    ) -> Result<StaffActionOutcome, StaffActionStoreError> {
+        let action = action.clone();
+        with_connection!(self, |conn| LedgerConnection::apply_staff_action(
+            conn, payment_id, &action, now
+        ))
+    }
+}
+
+#[async_trait]
+impl LedgerAuditSource for Database {
+    async fn ledger_audit_inputs(&self) -> Result<Vec<LedgerAuditInput>, StorageError> {
+        with_connection!(self, |conn| LedgerConnection::ledger_audit_inputs(conn))
     }
 }
 

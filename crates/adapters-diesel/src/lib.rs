@@ -1,38 +1,71 @@
 //! PostgreSQL and SQLite implementations of the payments domain ports, with diesel and r2d2.
 //!
-//! [`Database`] implements [`BankPaymentStore`](payments_domain::ports::BankPaymentStore),
-//! [`OrganizationStore`](payments_domain::ports::OrganizationStore),
-//! [`TokenStore`](payments_domain::ports::TokenStore) and
-//! [`WebhookSecretStore`](payments_domain::ports::WebhookSecretStore). The URL picks the
+//! [`Database`] implements every port of [`payments_domain::ports`]: bank payments
+//! ([`BankPaymentStore`](payments_domain::ports::BankPaymentStore)), organizations, users and
+//! tokens, webhook secrets, invoices, payment and balance-log queries, the payment-method
+//! catalogue, manual payments, staff actions and the ledger audit source. The URL picks the
 //! backend: `postgres://…` or `postgresql://…` is PostgreSQL, anything else an SQLite file.
 //! The query code is written once (`store.rs`) and compiled for both connection types; one
 //! contract test suite (`tests/contract.rs`) runs against both.
+//!
+//! # Tables
+//! Migration `2026-11-25-000001_ledger`: `organizations` (balance in minor units, unique INN),
+//! `users` (role `member` with an organization or `staff` without), `api_tokens` (hash only;
+//! role and organization come from the user), `invoices` (unique number, amount, status,
+//! due date, paid_at), `payments` (every method; bank-webhook fields; optional invoice),
+//! `balance_log` (append-only, by trigger), `webhook_secrets`.
+//! Migration `2026-11-25-000002_billing`: `payment_method_configs` (the catalogue, unique per
+//! country or `*` and method, `details` a JSON object), `account_payment_methods`
+//! (per-organization overrides, at most one default), `idempotency_keys` (per organization),
+//! the partial unique index `payments_one_pending_approval_per_invoice`, and a seeded default
+//! catalogue (`*` bank transfer; RU bank transfer and SBP / YooMoney; KZ Kaspi) whose account
+//! data is example data to replace before going live.
 //!
 //! # Storage choices
 //! - **Money is `BIGINT` minor units** (kopecks) on both backends: integer arithmetic is exact
 //!   everywhere, SQLite has no exact decimal type, and the domain converts with
 //!   `Money::to_minor_units` / `Money::from_minor_units`. The balance arithmetic itself is the
-//!   domain's ([`payments_domain::ledger::credit`]); the database only serializes it.
+//!   domain's ([`payments_domain::ledger`]); the database only serializes it.
 //! - **One schema for both backends** ([`schema`]) through the SQL types in [`sql_types`]:
 //!   UUIDs are PostgreSQL `uuid` and SQLite TEXT (hyphenated, lower case); instants are
 //!   PostgreSQL `timestamptz` and SQLite TEXT in fixed-width RFC 3339 UTC with microseconds
 //!   (`2026-11-25T10:00:00.000000Z`), so comparing text compares instants and indexes order
-//!   correctly. SQLite tables are `STRICT` (SQLite ≥ 3.37).
+//!   correctly; dates are `date` / TEXT `YYYY-MM-DD`; JSON is `jsonb` / TEXT checked with
+//!   `json_valid`. SQLite tables are `STRICT` (SQLite ≥ 3.37).
 //! - Migrations are embedded, one folder per backend (`migrations/postgres`,
-//!   `migrations/sqlite`), because the SQL differs. `balance_log` is append-only, enforced by
-//!   triggers on both backends.
+//!   `migrations/sqlite`), because the SQL differs.
+//! - Unique-key violations that mean something to a caller (INN, invoice number, catalogue
+//!   pair, one pending payment per invoice) are mapped in one place, by constraint name on
+//!   PostgreSQL and by the reported columns on SQLite (which names no constraint).
 //!
 //! # Locking
-//! Recording a bank payment inserts the organization (`ON CONFLICT (inn) DO NOTHING`), locks
-//! its row, inserts the payment under the unique key on `operation_id` (`ON CONFLICT DO
-//! NOTHING RETURNING id`: the key decides races), credits the balance and appends the log, in
-//! one transaction. A taken `operation_id` rolls everything back and returns
-//! `AlreadyRecorded` with the first payment.
-//! - **PostgreSQL**: a READ COMMITTED transaction; the organization is read `FOR UPDATE`, so
-//!   concurrent changes of one balance queue on the row lock. Serialization failures and
-//!   deadlocks would be retried (up to 5 attempts) rather than surfaced.
+//! Every write that decides on what it read runs in one transaction, and locks rows in one
+//! order everywhere: **idempotency key → invoice → payment → organization**, so concurrent
+//! operations queue instead of deadlocking.
+//! - *Bank payment*: inserts the organization (`ON CONFLICT (inn) DO NOTHING`), locks it,
+//!   inserts the payment under the unique key on `operation_id` (the key decides races),
+//!   credits the balance and appends the log. A taken `operation_id` rolls everything back
+//!   and returns `AlreadyRecorded` with the first payment.
+//! - *Manual payment*: claims `(organization, key)` first with `INSERT … ON CONFLICT DO
+//!   NOTHING` (a concurrent twin waits for the owner's commit, then replays its payment or is
+//!   refused for another request), locks the invoice, asks
+//!   [`plan_manual_payment`](payments_domain::billing::plan_manual_payment), inserts the
+//!   payment (the partial unique index refuses a second waiting one), and links the key.
+//!   Refusals roll back, the claim included.
+//! - *Staff action*: reads the payment's invoice id, locks the invoice, the payment and the
+//!   organization, asks [`plan_staff_action`](payments_domain::billing::plan_staff_action)
+//!   and writes exactly the plan; repeats write nothing.
+//! - *Overrides*: lock the organization, so moving the default is serialized per tenant.
+//! - *Ledger audit*: each organization is read in one snapshot (PostgreSQL REPEATABLE READ
+//!   READ ONLY; SQLite one deferred read transaction over WAL).
+//!
+//! Per backend:
+//! - **PostgreSQL**: READ COMMITTED transactions; rows are locked `FOR NO KEY UPDATE` (which
+//!   excludes every other locker and writer but not foreign-key checks), so changes of one
+//!   row queue on its lock and a locked read sees the newest committed version.
+//!   Serialization failures and deadlocks would be retried (up to 5 attempts).
 //! - **SQLite**: `BEGIN IMMEDIATE` takes the database write lock up front (no lock-upgrade
-//!   deadlock, no `FOR UPDATE` needed). Every pooled connection sets `journal_mode = WAL`,
+//!   deadlock, no row locks needed). Every pooled connection sets `journal_mode = WAL`,
 //!   `busy_timeout = 30000`, `foreign_keys = ON`, `synchronous = FULL`.
 //!
 //! All diesel calls run on tokio's blocking pool, inside the caller's tracing span.

@@ -1,7 +1,7 @@
 //! The diesel schema, written by hand once for both backends (see [`crate::sql_types`]).
 //!
 //! Money columns hold integer minor units; see the migrations under `migrations/` for
-//! constraints, indexes and the append-only trigger on `balance_log`.
+//! constraints, indexes, the append-only trigger on `balance_log` and the seeded catalogue.
 
 diesel::table! {
     use diesel::sql_types::*;
@@ -67,15 +67,97 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::sql_types::{DbTimestamp, DbUuid};
 
-    /// API tokens, stored as SHA-256 hashes only.
-    api_tokens (id) {
+    /// Holders of API tokens: members of one organization, or staff (no organization).
+    users (id) {
         id -> DbUuid,
-        token_hash -> Text,
         role -> Text,
         organization_id -> Nullable<DbUuid>,
+        name -> Text,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{DbTimestamp, DbUuid};
+
+    /// API tokens, stored as SHA-256 hashes only; role and organization are the user's.
+    api_tokens (id) {
+        id -> DbUuid,
+        user_id -> DbUuid,
+        token_hash -> Text,
         created_at -> DbTimestamp,
         updated_at -> DbTimestamp,
         revoked_at -> Nullable<DbTimestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{DbDate, DbTimestamp, DbUuid};
+
+    /// What organizations owe; manual payments pay them.
+    invoices (id) {
+        id -> DbUuid,
+        organization_id -> DbUuid,
+        number -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        due_date -> Nullable<DbDate>,
+        paid_at -> Nullable<DbTimestamp>,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{DbJson, DbTimestamp, DbUuid};
+
+    /// The payment-method catalogue: one row per (country or `*`, method).
+    payment_method_configs (id) {
+        id -> DbUuid,
+        country_code -> Text,
+        payment_method -> Text,
+        enabled -> Bool,
+        display_name -> Text,
+        instructions -> Text,
+        details -> DbJson,
+        sort_order -> Integer,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{DbTimestamp, DbUuid};
+
+    /// Per-organization overrides of the catalogue.
+    account_payment_methods (organization_id, payment_method) {
+        organization_id -> DbUuid,
+        payment_method -> Text,
+        is_enabled -> Bool,
+        is_default -> Bool,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{DbTimestamp, DbUuid};
+
+    /// Idempotency keys of manual payments, per organization.
+    idempotency_keys (organization_id, key) {
+        organization_id -> DbUuid,
+        key -> Text,
+        request_fingerprint -> Text,
+        payment_id -> Nullable<DbUuid>,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
     }
 }
 
@@ -92,15 +174,26 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(users -> organizations (organization_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(invoices -> organizations (organization_id));
 diesel::joinable!(payments -> organizations (organization_id));
+diesel::joinable!(payments -> invoices (invoice_id));
 diesel::joinable!(balance_log -> organizations (organization_id));
 diesel::joinable!(balance_log -> payments (payment_id));
-diesel::joinable!(api_tokens -> organizations (organization_id));
+diesel::joinable!(account_payment_methods -> organizations (organization_id));
+diesel::joinable!(idempotency_keys -> organizations (organization_id));
+diesel::joinable!(idempotency_keys -> payments (payment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
+    users,
+    api_tokens,
+    invoices,
     payments,
     balance_log,
-    api_tokens,
     webhook_secrets,
+    payment_method_configs,
+    account_payment_methods,
+    idempotency_keys,
 );

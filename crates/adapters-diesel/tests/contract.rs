@@ -8,16 +8,20 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, SubsecRound, TimeZone, Utc};
 use payments_adapters_diesel::test_support::TestDatabase;
-use payments_domain::auth::{NewToken, Role, TokenHash, TokenId};
 use payments_domain::ledger::{verify_log_chain, LedgerError};
 use payments_domain::ports::{
-    BankPaymentStore, OrganizationStore, RecordError, RecordOutcome, TokenStore, WebhookSecretStore,
+    BankPaymentStore, OrganizationStore, RecordError, RecordOutcome, WebhookSecretStore,
 };
 use payments_domain::signature::WebhookSecret;
 use payments_domain::{
     BankPayment, Currency, DocumentDate, DocumentNumber, Inn, Money, OperationId, PaymentId,
 };
 use uuid::Uuid;
+
+// The billing cases (users, invoices, catalogue, manual payments, staff actions, audit).
+#[path = "contract/billing.rs"]
+mod billing;
+use billing::*;
 
 const INN: &str = "1234567890";
 
@@ -311,58 +315,6 @@ async fn an_unknown_inn_has_no_organization(db: &TestDatabase) {
     assert_eq!(db.find_by_inn(&inn("000000000000")).await.unwrap(), None);
 }
 
-async fn tokens_are_stored_found_and_revoked_once(db: &TestDatabase) {
-    let RecordOutcome::Recorded {
-        organization_id, ..
-    } = db
-        .record_bank_payment(&bank_payment("1.00", INN), now())
-        .await
-        .unwrap()
-    else {
-        panic!("expected Recorded");
-    };
-    let created = now();
-    let member = NewToken::mint([1; 32], Role::Member, Some(organization_id), created).unwrap();
-    let staff = NewToken::mint([2; 32], Role::Staff, None, created).unwrap();
-    db.insert_token(&member.record).await.unwrap();
-    db.insert_token(&staff.record).await.unwrap();
-    assert!(
-        db.insert_token(&member.record).await.is_err(),
-        "hashes are unique"
-    );
-
-    let found = db
-        .find_token(&TokenHash::of(&member.plaintext))
-        .await
-        .unwrap();
-    assert_eq!(found, Some(member.record.clone()));
-    let found = db.find_token(&staff.record.hash).await.unwrap();
-    assert_eq!(found, Some(staff.record.clone()));
-    assert_eq!(
-        db.find_token(&TokenHash::of("pay_nope")).await.unwrap(),
-        None
-    );
-
-    let first = created + Duration::minutes(1);
-    assert!(db.revoke_token(member.record.id, first).await.unwrap());
-    assert!(db
-        .revoke_token(member.record.id, first + Duration::minutes(1))
-        .await
-        .unwrap());
-    let revoked = db.find_token(&member.record.hash).await.unwrap().unwrap();
-    assert_eq!(
-        revoked.revoked_at,
-        Some(first),
-        "first revocation time kept"
-    );
-    let untouched = db.find_token(&staff.record.hash).await.unwrap().unwrap();
-    assert_eq!(untouched.revoked_at, None);
-    assert!(!db
-        .revoke_token(TokenId(Uuid::new_v4()), first)
-        .await
-        .unwrap());
-}
-
 async fn concurrent_first_calls_store_one_webhook_secret(db: &TestDatabase) {
     let a = WebhookSecret::generate([0xaa; 32]);
     let b = WebhookSecret::generate([0xbb; 32]);
@@ -456,11 +408,33 @@ contract_tests!(
     a_hundred_dimes_make_exactly_ten,
     an_overflowing_credit_is_refused_and_writes_nothing,
     an_unknown_inn_has_no_organization,
-    tokens_are_stored_found_and_revoked_once,
     concurrent_first_calls_store_one_webhook_secret,
     migrations_are_idempotent,
     the_balance_log_is_append_only,
     corrupt_rows_become_storage_errors,
+    users_and_tokens_take_role_and_organization_from_the_user,
+    organizations_are_created_once_per_inn,
+    organizations_are_listed_newest_first_with_a_total,
+    invoices_are_created_found_and_listed_by_status,
+    payments_are_listed_with_filters_newest_first,
+    the_balance_log_is_listed_newest_first,
+    the_default_catalogue_is_seeded,
+    catalogue_configs_are_created_updated_and_deleted,
+    overrides_are_replaced_and_the_default_moves,
+    a_manual_payment_is_pending_approval_for_the_invoice_amount,
+    manual_payments_refused_by_the_rules_write_nothing,
+    a_second_pending_payment_of_an_invoice_is_refused,
+    an_idempotency_key_replays_or_refuses,
+    concurrent_submissions_with_one_key_create_one_payment,
+    approval_credits_once_marks_the_invoice_paid_and_logs,
+    concurrent_approvals_credit_once,
+    approvals_racing_rejections_let_the_first_win,
+    rejection_keeps_the_invoice_pending,
+    refunds_debit_with_a_log_entry,
+    a_refund_below_zero_is_refused_and_changes_nothing,
+    approving_a_payment_of_an_invoice_paid_by_another_is_refused,
+    staff_actions_on_an_unknown_payment_are_not_found,
+    the_ledger_audit_passes_and_catches_tampering,
 );
 
 /// Connecting by URL: `sqlite://` prefix, missing directories created, migration names.
@@ -473,7 +447,10 @@ async fn sqlite_url_creates_directories_and_reports_migration_names() {
     assert_eq!(database.backend_name(), "sqlite");
     assert_eq!(
         database.run_pending_migrations().unwrap(),
-        vec!["2026-11-25-000001_ledger".to_string()]
+        vec![
+            "2026-11-25-000001_ledger".to_string(),
+            "2026-11-25-000002_billing".to_string()
+        ]
     );
     assert!(database.run_pending_migrations().unwrap().is_empty());
     database.ping().await.unwrap();

@@ -75,7 +75,7 @@ CREATE TABLE invoices (
         length(currency) = 3 AND currency NOT GLOB '*[^A-Z]*'),
     CONSTRAINT invoices_status_known CHECK (
         status IN ('draft', 'pending', 'paid', 'void', 'uncollectible')),
-    -- 'YYYY-MM-DD' and a real calendar day: date() normalizes anything else differently.
+    -- 'YYYY-MM-DD' shape: date() returns NULL or other text for anything else.
     CONSTRAINT invoices_due_date_format CHECK (due_date IS NULL OR date(due_date) = due_date),
     -- paid_at is the time of the approval that paid it, and only paid invoices have one.
     CONSTRAINT invoices_paid_at_iff_paid CHECK ((status = 'paid') = (paid_at IS NOT NULL))
