@@ -79,6 +79,10 @@ pub struct PoolOptions {
     pub max_size: u32,
     /// How long a request waits for a free connection before failing with a storage error.
     pub connection_timeout: Duration,
+    /// PostgreSQL `statement_timeout` of every pooled connection, so one runaway query cannot
+    /// hold a connection (and its row locks) forever. SQLite has no equivalent; its writers
+    /// wait at most `busy_timeout` (30 s) for the write lock.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -86,7 +90,30 @@ impl Default for PoolOptions {
         Self {
             max_size: 10,
             connection_timeout: Duration::from_secs(10),
+            statement_timeout: Some(Duration::from_secs(10)),
         }
+    }
+}
+
+/// Connections of the pool right now, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Open connections, idle or in use.
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max_size: u32,
+}
+
+/// Sets `statement_timeout` on every pooled PostgreSQL connection.
+#[derive(Debug)]
+struct PgStatementTimeout(Duration);
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PgStatementTimeout {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!("SET statement_timeout = {}", self.0.as_millis()))
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -168,9 +195,13 @@ impl Database {
     /// directories are created). Blocks until the pool's first connections are open.
     pub fn connect(url: &str, options: PoolOptions) -> Result<Database, ConnectError> {
         let pools = if is_postgres_url(url) {
-            let pool = Pool::builder()
+            let mut builder = Pool::builder()
                 .max_size(options.max_size)
-                .connection_timeout(options.connection_timeout)
+                .connection_timeout(options.connection_timeout);
+            if let Some(timeout) = options.statement_timeout {
+                builder = builder.connection_customizer(Box::new(PgStatementTimeout(timeout)));
+            }
+            let pool = builder
                 .build(ConnectionManager::<PgConnection>::new(url))
                 .map_err(|e| ConnectError::Connect {
                     backend: "postgres",
@@ -242,6 +273,32 @@ impl Database {
                     .map(|versions| migration_names::<Sqlite>(&SQLITE_MIGRATIONS, &versions))
                     .map_err(|e| MigrationError(e.to_string()))?
             }
+        }
+    }
+
+    /// True when an embedded migration has not been applied yet (readiness). Blocking.
+    pub fn has_pending_migrations(&self) -> Result<bool, MigrationError> {
+        let pending = match &*self.pools {
+            Pools::Postgres(pool) => checkout(pool)
+                .map_err(|e| MigrationError(e.0))?
+                .has_pending_migration(POSTGRES_MIGRATIONS),
+            Pools::Sqlite(pool) => checkout(pool)
+                .map_err(|e| MigrationError(e.0))?
+                .has_pending_migration(SQLITE_MIGRATIONS),
+        };
+        pending.map_err(|e| MigrationError(e.to_string()))
+    }
+
+    /// The pool's connections right now (no I/O).
+    pub fn pool_state(&self) -> PoolState {
+        let (state, max_size) = match &*self.pools {
+            Pools::Postgres(pool) => (pool.state(), pool.max_size()),
+            Pools::Sqlite(pool) => (pool.state(), pool.max_size()),
+        };
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max_size,
         }
     }
 

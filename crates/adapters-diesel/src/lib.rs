@@ -90,5 +90,6 @@ pub(crate) mod store;
 pub mod test_support;
 
 pub use database::{
-    ConnectError, Database, MigrationError, PoolOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS,
+    ConnectError, Database, MigrationError, PoolOptions, PoolState, POSTGRES_MIGRATIONS,
+    SQLITE_MIGRATIONS,
 };

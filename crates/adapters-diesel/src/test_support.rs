@@ -33,6 +33,7 @@ pub fn test_pool_options() -> PoolOptions {
     PoolOptions {
         max_size: 16,
         connection_timeout: Duration::from_secs(30),
+        ..PoolOptions::default()
     }
 }
 

@@ -339,7 +339,24 @@ async fn migrations_are_idempotent(db: &TestDatabase) {
     // test_support already applied them once (and checked that it applied something).
     assert_eq!(db.run_pending_migrations().unwrap(), Vec::<String>::new());
     assert_eq!(db.run_pending_migrations().unwrap(), Vec::<String>::new());
+    assert!(!db.has_pending_migrations().unwrap());
     db.ping().await.unwrap();
+    let state = db.pool_state();
+    assert_eq!(state.max_size, 16);
+    assert!(state.idle <= state.connections && state.connections <= state.max_size);
+}
+
+async fn postgres_connections_carry_the_statement_timeout(db: &TestDatabase) {
+    if db.backend_name() != "postgres" {
+        return; // SQLite has no statement timeout; its writers wait at most busy_timeout.
+    }
+    // The pool's default: 10 s, set on every connection as it is opened.
+    db.execute_sql(
+        "DO $$ BEGIN IF current_setting('statement_timeout') <> '10s' THEN \
+         RAISE EXCEPTION 'statement_timeout is %', current_setting('statement_timeout'); \
+         END IF; END $$",
+    )
+    .unwrap();
 }
 
 async fn the_balance_log_is_append_only(db: &TestDatabase) {
@@ -410,6 +427,7 @@ contract_tests!(
     an_unknown_inn_has_no_organization,
     concurrent_first_calls_store_one_webhook_secret,
     migrations_are_idempotent,
+    postgres_connections_carry_the_statement_timeout,
     the_balance_log_is_append_only,
     corrupt_rows_become_storage_errors,
     users_and_tokens_take_role_and_organization_from_the_user,
