@@ -1,57 +1,14 @@
 //! `GET /api/organizations/{inn}/balance/`: an organization's balance, within the caller's
 //! tenancy.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use payments_domain::auth::{self, Principal};
-use payments_domain::usecases::AuthenticationError;
+use actix_web::{web, HttpRequest, HttpResponse};
 use payments_domain::Inn;
 use serde_json::value::RawValue;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::openapi::{BalanceBody, ErrorBody};
-use crate::{ApiState, WebhookAuth};
-
-/// Who is asking. `None` only in legacy open mode, where reads need no token.
-///
-/// Authentication is an extractor so that it runs before anything about the path is looked
-/// at: an anonymous caller learns nothing, not even whether an INN is well formed.
-pub(crate) struct Caller(Option<Principal>);
-
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<ApiState>>().cloned();
-        // Copied out so the future does not borrow the request.
-        let authorization = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|value| value.to_str().map(str::to_owned));
-        Box::pin(async move {
-            let Some(state) = state else {
-                tracing::error!("ApiState is not registered in the app");
-                return Err(ApiError::Internal);
-            };
-            if matches!(state.webhook_auth, WebhookAuth::LegacyOpen) {
-                return Ok(Self(None));
-            }
-            let token = match &authorization {
-                None => None,
-                Some(Ok(value)) => auth::bearer_token(value),
-                // A header that is not visible ASCII holds no token we could have issued.
-                Some(Err(_)) => return Err(AuthenticationError::Invalid.into()),
-            };
-            let principal = state.authenticate.execute(token).await?;
-            Ok(Self(Some(principal)))
-        })
-    }
-}
+use crate::ApiState;
 
 /// Reads one organization's balance.
 #[utoipa::path(

@@ -1,14 +1,25 @@
 //! The one HTTP error type of this crate, and the single place domain errors become statuses.
+//!
+//! An [`ApiError`] has two renderings: the legacy `{"error": ...}` of the bank-webhook routes
+//! ([`ResponseError`]) and the billing envelope `{"success": false, ...}` ([`Rejection`]),
+//! which carries the request id and so is built where the request is known.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use payments_domain::ledger::LedgerError;
+use payments_domain::payment::InvalidTransition;
 use payments_domain::signature::SignatureError;
-use payments_domain::usecases::{AuthenticationError, ReadBalanceError, ReceiveError};
+use payments_domain::usecases::{
+    AuthenticationError, BillingError, ReadBalanceError, ReceiveError,
+};
 use payments_domain::FieldErrors;
 
-use crate::openapi::{ErrorBody, InvalidDataBody};
+use crate::observability::RequestId;
+use crate::openapi::{ErrorBody, FailureBody, InvalidDataBody};
+
+/// Paths under this prefix answer errors in the billing envelope.
+pub const BILLING_PREFIX: &str = "/api/v1/billing";
 
 /// Key of `details` for errors that belong to the body as a whole (Django REST framework's name,
 /// kept because existing clients parse it).
@@ -40,6 +51,24 @@ pub enum ApiError {
     Refused(LedgerError),
     #[error("Organization not found")]
     OrganizationNotFound,
+    /// 404 naming what was not found (billing: missing or another organization's).
+    #[error("{0} not found.")]
+    NoSuch(&'static str),
+    /// 400 about the request as a whole, with the domain's reason.
+    #[error("{0}")]
+    Rejected(String),
+    /// 403: the caller's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 409 from the payment state machine; the envelope names the states.
+    #[error("{0}")]
+    InvalidTransition(InvalidTransition),
+    /// 409 for the billing rules' other conflicts, with the domain's reason.
+    #[error("{0}")]
+    ConflictReason(String),
+    /// 422: well formed, but the ledger cannot take it.
+    #[error("{0}")]
+    Unprocessable(String),
     /// Storage is down or overloaded: not the client's fault, so 503 and a retry hint.
     #[error("Service temporarily unavailable, retry later")]
     Unavailable,
@@ -66,20 +95,41 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::NotFound | Self::OrganizationNotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::OrganizationNotFound | Self::NoSuch(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::InvalidSignature | Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::InvalidData(_) | Self::BadRequest => StatusCode::BAD_REQUEST,
-            Self::Conflict => StatusCode::CONFLICT,
-            Self::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidData(_) | Self::BadRequest | Self::Rejected(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict | Self::InvalidTransition(_) | Self::ConflictReason(_) => {
+                StatusCode::CONFLICT
+            }
+            Self::Refused(_) | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        let mut response = self.response_head();
+        let error = self.to_string();
+        match self {
+            Self::InvalidData(errors) => response.json(InvalidDataBody {
+                error,
+                details: errors
+                    .iter()
+                    .map(|(field, reasons)| (field.to_string(), reasons.to_vec()))
+                    .collect(),
+            }),
+            _ => response.json(ErrorBody { error }),
+        }
+    }
+}
+
+impl ApiError {
+    /// Status and the headers that go with it (`Allow`, `WWW-Authenticate`, `Retry-After`).
+    fn response_head(&self) -> HttpResponseBuilder {
         let mut response = HttpResponse::build(self.status_code());
         match self {
             Self::MethodNotAllowed { allow } => {
@@ -93,16 +143,96 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        let error = self.to_string();
-        match self {
-            Self::InvalidData(errors) => response.json(InvalidDataBody {
-                error,
-                details: errors
+        response
+    }
+
+    /// The billing rendering: `{"success": false, "error", "errors"?, "current_status"?,
+    /// "required_statuses"?, "request_id"}`.
+    pub fn enveloped(&self, request_id: &str) -> HttpResponse {
+        let errors = match self {
+            Self::InvalidData(errors) => Some(
+                errors
                     .iter()
                     .map(|(field, reasons)| (field.to_string(), reasons.to_vec()))
                     .collect(),
-            }),
-            _ => response.json(ErrorBody { error }),
+            ),
+            _ => None,
+        };
+        let (current_status, required_statuses) = match self {
+            Self::InvalidTransition(refusal) => (
+                Some(refusal.current.as_str()),
+                Some(refusal.required.iter().map(|s| s.as_str()).collect()),
+            ),
+            _ => (None, None),
+        };
+        self.response_head().json(FailureBody {
+            success: false,
+            error: self.to_string(),
+            errors,
+            current_status,
+            required_statuses,
+            request_id: request_id.to_owned(),
+        })
+    }
+
+    /// The answer to `request`: the billing envelope under [`BILLING_PREFIX`], the legacy body
+    /// elsewhere. For errors raised outside billing handlers (unknown paths, timeouts).
+    pub(crate) fn respond_to(&self, request: &HttpRequest) -> HttpResponse {
+        if is_billing_path(request.path()) {
+            self.enveloped(&request_id_of(request))
+        } else {
+            self.error_response()
+        }
+    }
+}
+
+/// True for `/api/v1/billing` and everything under it.
+pub(crate) fn is_billing_path(path: &str) -> bool {
+    path.strip_prefix(BILLING_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The request's id, as the outermost middleware settled it.
+pub(crate) fn request_id_of(request: &HttpRequest) -> String {
+    request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// A billing error on its way to the client, with the request id its envelope carries.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Rejection {
+    pub error: ApiError,
+    pub request_id: String,
+}
+
+impl ResponseError for Rejection {
+    fn status_code(&self) -> StatusCode {
+        self.error.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.error.enveloped(&self.request_id)
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(error: BillingError) -> Self {
+        match error {
+            BillingError::Invalid(errors) => Self::InvalidData(errors),
+            BillingError::BadRequest(reason) => Self::Rejected(reason),
+            BillingError::Forbidden(refusal) => Self::Forbidden(refusal.to_string()),
+            BillingError::NotFound(what) => Self::NoSuch(what),
+            BillingError::InvalidTransition(refusal) => Self::InvalidTransition(refusal),
+            BillingError::Conflict(reason) => Self::ConflictReason(reason),
+            BillingError::Unprocessable(reason) => Self::Unprocessable(reason),
+            BillingError::Storage(cause) => {
+                tracing::error!(%cause, "storage failed in a billing request");
+                Self::Unavailable
+            }
         }
     }
 }
@@ -181,5 +311,53 @@ impl From<actix_web::error::PayloadError> for ApiError {
                 Self::invalid_body("Could not read the request body.")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn only_the_billing_prefix_and_below_are_billing_paths() {
+        for path in [
+            "/api/v1/billing",
+            "/api/v1/billing/",
+            "/api/v1/billing/payments/x",
+        ] {
+            assert!(is_billing_path(path), "{path}");
+        }
+        for path in ["/api/v1/billingx", "/api/v1/", "/api/webhook/bank/"] {
+            assert!(!is_billing_path(path), "{path}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn errors_raised_outside_handlers_follow_the_path_format() {
+        let request = TestRequest::get()
+            .uri("/api/v1/billing/payments/")
+            .to_http_request();
+        request
+            .extensions_mut()
+            .insert(RequestId::from_client(Some(&HeaderValue::from_static(
+                "r-1",
+            ))));
+        let response = ApiError::TimedOut.respond_to(&request);
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let body = to_bytes(response.into_body()).await.unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({"success": false, "error": "Request timed out", "request_id": "r-1"})
+        );
+
+        let request = TestRequest::get()
+            .uri("/api/webhook/bank/")
+            .to_http_request();
+        let response = ApiError::TimedOut.respond_to(&request);
+        let body = to_bytes(response.into_body()).await.unwrap();
+        assert_eq!(&body[..], br#"{"error":"Request timed out"}"#);
     }
 }

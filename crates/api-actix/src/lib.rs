@@ -6,18 +6,24 @@
 //! |---|---|
 //! | `POST /api/webhook/bank/` | the bank webhook, signed with `X-Signature` |
 //! | `GET /api/organizations/{inn}/balance/` | a balance, for a bearer token's holder |
+//! | `/api/v1/billing/...` | the billing API ([`ApiState::billing`]): members' payments, manual payments, invoices, balance and log; staff's approvals, organizations, invoices, payment-method catalogue |
 //! | `GET /healthz` | liveness: `{"status":"ok"}`, no I/O |
 //! | `GET /readyz` | readiness from [`ApiState::readiness`]: 200, or 503 with a reason |
 //! | `GET /metrics` | Prometheus text format, from [`ApiState::metrics`] |
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above |
 //! | `GET /docs/` | Swagger UI, served from the binary (`/docs` redirects there) |
 //!
-//! The two API paths also answer without the trailing slash. Every error a client can cause
+//! The API paths also answer without the trailing slash. Every error a client can cause
 //! (unknown path, wrong method, bad content type, oversized or malformed body) is answered in
-//! JSON, as `shared/docs/bank-webhook.md` specifies; only `/docs/` serves HTML.
+//! JSON: `{"error": ...}` on the bank-webhook and balance routes, as
+//! `shared/docs/bank-webhook.md` specifies, and the envelope `{"success": false, "error", ...,
+//! "request_id"}` under `/api/v1/billing/` (`shared/docs/billing.md`), where successes are
+//! `{"success": true, "data", "message"?, "request_id"}` too. Only `/docs/` serves HTML.
+//! Billing always needs a bearer token, also in legacy open mode.
 //!
 //! Handlers only parse, call one use case of `payments-domain` and map its result; every
-//! domain error becomes an HTTP status in one place, [`ApiError`].
+//! domain error becomes an HTTP status in one place, [`ApiError`] (rendered in the billing
+//! envelope by [`Rejection`], which carries the request id).
 //!
 //! Around every request, outermost first:
 //! 1. the request id: the client's `X-Request-Id` if sane, else a UUID v4; echoed on every
@@ -28,14 +34,17 @@
 //! 3. HTTP metrics by method, matched route and status;
 //! 4. JSON bodies for any error response actix produced on its own;
 //! 5. on each API route, [`HttpSettings::request_timeout`]: past it, 503
-//!    `{"error":"Request timed out"}`. A timed-out webhook may still commit in the background;
+//!    `{"error":"Request timed out"}` (in the envelope under `/api/v1/billing/`). A timed-out webhook may still commit in the background;
 //!    the bank retries on 503 and the retry is answered as a duplicate, so nothing is credited
 //!    twice.
 //!
 //! The routes come from one table ([`Endpoint`]), which the OpenAPI description is checked
 //! against, so an undocumented route fails the tests.
 
+mod auth;
 mod balance;
+mod billing;
+mod body;
 mod error;
 mod health;
 mod metrics;
@@ -51,17 +60,18 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{web, App, HttpResponse};
+use actix_web::{web, App, HttpRequest, HttpResponse};
 use payments_domain::signature::WebhookSecret;
-use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
+use payments_domain::usecases::{Authenticate, Billing, ReadBalance, ReceiveBankPayment};
 use serde_json::json;
 use tracing_actix_web::TracingLogger;
 
-pub use error::{ApiError, NON_FIELD_ERRORS};
+pub use billing::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+pub use error::{ApiError, Rejection, BILLING_PREFIX, NON_FIELD_ERRORS};
 pub use health::{AlwaysReady, ReadinessCheck};
 pub use metrics::{Metrics, PoolStats, PoolStatsSource, WebhookOutcome, PROMETHEUS_CONTENT_TYPE};
 pub use observability::{RequestId, RequestSpan, REQUEST_ID_HEADER};
-pub use openapi::{openapi, ErrorBody, InvalidDataBody};
+pub use openapi::{openapi, ErrorBody, FailureBody, InvalidDataBody};
 pub use routes::{routes, Endpoint};
 
 /// The use cases the handlers call, how requests are authenticated, and the operational hooks.
@@ -70,6 +80,8 @@ pub struct ApiState {
     pub receive_bank_payment: ReceiveBankPayment,
     pub read_balance: ReadBalance,
     pub authenticate: Authenticate,
+    /// The billing API's use cases (`/api/v1/billing/`).
+    pub billing: Billing,
     pub webhook_auth: WebhookAuth,
     /// What `GET /readyz` asks.
     pub readiness: Arc<dyn ReadinessCheck>,
@@ -87,7 +99,7 @@ pub enum WebhookAuth {
     /// need a bearer token.
     Signed(Vec<WebhookSecret>),
     /// The old service's behaviour, for a drop-in migration: no webhook signature and open
-    /// balance reads.
+    /// balance reads. The billing API is not opened: it always needs a bearer token.
     LegacyOpen,
 }
 
@@ -141,8 +153,8 @@ pub fn app(
                 endpoint.register(config);
             }
         })
-        .default_service(web::to(|| async {
-            Err::<HttpResponse, _>(ApiError::NotFound)
+        .default_service(web::to(|request: HttpRequest| async move {
+            ApiError::NotFound.respond_to(&request)
         }))
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
         .wrap(from_fn(metrics::track_requests))

@@ -92,7 +92,9 @@ impl WebhookOutcome {
     /// The outcome of a webhook that failed with `error`.
     pub(crate) fn of_error(error: &ApiError) -> Self {
         match error {
-            ApiError::Conflict => Self::Conflict,
+            ApiError::Conflict | ApiError::ConflictReason(_) | ApiError::InvalidTransition(_) => {
+                Self::Conflict
+            }
             ApiError::InvalidSignature | ApiError::Unauthenticated(_) => Self::Unauthorized,
             ApiError::Unavailable | ApiError::TimedOut | ApiError::Internal => Self::Unavailable,
             ApiError::InvalidData(_)
@@ -102,6 +104,10 @@ impl WebhookOutcome {
             | ApiError::Refused(_)
             | ApiError::NotFound
             | ApiError::OrganizationNotFound
+            | ApiError::NoSuch(_)
+            | ApiError::Rejected(_)
+            | ApiError::Forbidden(_)
+            | ApiError::Unprocessable(_)
             | ApiError::MethodNotAllowed { .. } => Self::Rejected,
         }
     }

@@ -6,7 +6,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage, ResponseError};
+use actix_web::{web, HttpMessage};
 use tracing::field::Empty;
 use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
@@ -155,7 +155,7 @@ pub(crate) async fn enforce_timeout(
         Ok(result) => result.map(ServiceResponse::map_into_left_body),
         Err(_) => {
             tracing::warn!(limit_ms = limit.as_millis(), "request timed out");
-            let response = ApiError::TimedOut.error_response();
+            let response = ApiError::TimedOut.respond_to(&http_request);
             Ok(ServiceResponse::new(http_request, response).map_into_right_body())
         }
     }

@@ -39,6 +39,30 @@ pub struct InvalidDataBody {
     pub details: BTreeMap<String, Vec<String>>,
 }
 
+/// Every billing error: `success` is false; `errors` (by field) comes with 400 invalid data,
+/// `current_status` and `required_statuses` with a refused status change (409).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"success": false, "error": "Payment not found.", "request_id": "3f2c8a4e-0d1b-4e36-9a57-0c6f3b2d9e11"}))]
+pub struct FailureBody {
+    /// Always false.
+    pub success: bool,
+    /// A human-readable message, safe to show.
+    pub error: String,
+    /// Reasons by field name; `non_field_errors` for the body as a whole (malformed JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<BTreeMap<String, Vec<String>>>,
+    /// The payment's status, when a status change was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub current_status: Option<&'static str>,
+    /// The statuses the refused change would need.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub required_statuses: Option<Vec<&'static str>>,
+    /// The request's `X-Request-Id`.
+    pub request_id: String,
+}
+
 /// 200 to a webhook, first time or retried.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WebhookAccepted {
@@ -102,7 +126,7 @@ pub(crate) struct BankWebhookRequest {
     document_date: String,
 }
 
-fn amount_schema() -> Schema {
+pub(crate) fn amount_schema() -> Schema {
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Number, Type::String]))
         .description(Some(
@@ -117,11 +141,17 @@ fn amount_schema() -> Schema {
 #[openapi(
     info(
         title = "Payments API",
-        description = "Bank webhooks crediting organization balances, balance reads, and the \
-                       service's operational endpoints. Every answer is JSON (except `/metrics` \
-                       and `/docs/`) and carries an `X-Request-Id` header: the client's own \
-                       when it sent a sane one (1 to 128 visible ASCII characters), else a new \
-                       UUID. Unknown paths answer 404 `{\"error\": \"Not found\"}`."
+        description = "Bank webhooks crediting organization balances, balance reads, the \
+                       billing API (`/api/v1/billing/`) and the service's operational \
+                       endpoints. Every answer is JSON (except `/metrics` and `/docs/`) and \
+                       carries an `X-Request-Id` header: the client's own when it sent a sane \
+                       one (1 to 128 visible ASCII characters), else a new UUID. Billing \
+                       answers are enveloped: `{\"success\": true, \"data\", \"message\"?, \
+                       \"request_id\"}` or `{\"success\": false, \"error\", \"errors\"?, \
+                       \"request_id\"}`; lists are `data = {\"count\", \"next\", \"previous\", \
+                       \"results\"}`; amounts are decimal strings (`\"139.00\"`). Unknown \
+                       paths answer 404 `{\"error\": \"Not found\"}` (enveloped under \
+                       `/api/v1/billing/`)."
     ),
     paths(
         crate::webhook::receive,
@@ -132,11 +162,39 @@ fn amount_schema() -> Schema {
         serve_spec,
         docs_ui,
         docs_redirect,
+        crate::billing::member::list_payments,
+        crate::billing::member::submit_manual_payment,
+        crate::billing::member::get_payment,
+        crate::billing::member::available_methods,
+        crate::billing::member::list_invoices,
+        crate::billing::member::get_invoice,
+        crate::billing::member::balance,
+        crate::billing::member::transactions,
+        crate::billing::admin::list_payments,
+        crate::billing::admin::approve,
+        crate::billing::admin::reject,
+        crate::billing::admin::refund,
+        crate::billing::admin::list_organizations,
+        crate::billing::admin::create_organization,
+        crate::billing::admin::issue_invoice,
+        crate::billing::admin::list_configs,
+        crate::billing::admin::create_config,
+        crate::billing::admin::get_config,
+        crate::billing::admin::update_config,
+        crate::billing::admin::delete_config,
+        crate::billing::admin::list_overrides,
+        crate::billing::admin::save_override,
+        crate::billing::admin::delete_override,
     ),
-    components(schemas(ErrorBody, InvalidDataBody)),
+    components(schemas(ErrorBody, InvalidDataBody, FailureBody)),
     modifiers(&Operability),
     tags(
         (name = "payments", description = "Bank webhooks and balances"),
+        (name = "billing", description = "A member's own organization: payments, manual \
+                                           payments, invoices, balance and balance log"),
+        (name = "billing-admin", description = "Staff: every organization's payments and their \
+                                                 approval, organizations, invoices, the \
+                                                 payment-method catalogue"),
         (name = "operations", description = "Health, metrics and this description"),
     )
 )]
@@ -148,6 +206,8 @@ struct Operability;
 
 impl Modify for Operability {
     fn modify(&self, openapi: &mut OpenApiDocument) {
+        crate::billing::document_common_responses(openapi);
+
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -156,8 +216,8 @@ impl Modify for Operability {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("pay_<hex>")
                     .description(Some(
-                        "An API token of staff, or of a member of the organization read. \
-                         Not required in legacy open mode.",
+                        "An API token of staff or of a member of an organization. Balance \
+                         reads skip it in legacy open mode; the billing API always needs it.",
                     ))
                     .build(),
             ),
@@ -226,7 +286,13 @@ impl Modify for Operability {
             };
             for alias in aliases {
                 let mut item = item.clone();
-                for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let operations = [
+                    &mut item.get,
+                    &mut item.post,
+                    &mut item.put,
+                    &mut item.delete,
+                ];
+                for operation in operations.into_iter().flatten() {
                     if let Some(id) = &mut operation.operation_id {
                         id.push_str("WithoutSlash");
                     }

@@ -3,17 +3,13 @@
 //! The body is read as raw bytes because the signature covers exactly those bytes, and the JSON
 //! is split into fields by hand so that amounts keep their literal text (never a float).
 
-use std::collections::HashMap;
-
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use payments_domain::bank::{RawBankPayment, RawField};
+use payments_domain::bank::RawBankPayment;
 use payments_domain::signature;
 use payments_domain::usecases::BankPaymentReceipt;
-use serde_json::error::Category;
-use serde_json::value::RawValue;
 
+use crate::body::{read_body, require_json_content_type, JsonObject};
 use crate::error::ApiError;
 use crate::metrics::{Metrics, WebhookOutcome};
 use crate::openapi::{BankWebhookRequest, ErrorBody, InvalidDataBody, WebhookAccepted};
@@ -143,97 +139,23 @@ impl Drop for OutcomeCounter {
     }
 }
 
-/// `application/json`, with any parameters (`charset=utf-8`), in any case.
-fn require_json_content_type(request: &HttpRequest) -> Result<(), ApiError> {
-    let essence = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(str::trim);
-    match essence {
-        Some(essence) if essence.eq_ignore_ascii_case("application/json") => Ok(()),
-        _ => Err(ApiError::UnsupportedMediaType),
-    }
-}
-
-/// Reads the whole body, refusing more than `limit` bytes.
-async fn read_body(
-    request: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<web::Bytes, ApiError> {
-    // A declared length over the limit is refused before a byte is read.
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "could not read the webhook body");
-            Err(ApiError::invalid_body("Could not read the request body."))
-        }
-        Err(_) => Err(ApiError::PayloadTooLarge),
-    }
-}
-
 /// Splits a webhook body into the five fields the domain validates; other keys are ignored.
 pub(crate) fn parse_bank_payment(body: &[u8]) -> Result<RawBankPayment, ApiError> {
-    let document: &RawValue = serde_json::from_slice(body).map_err(malformed)?;
-    if !document.get().trim_start().starts_with('{') {
-        return Err(ApiError::invalid_body("Expected a JSON object."));
-    }
-    let mut fields: HashMap<String, Box<RawValue>> =
-        serde_json::from_str(document.get()).map_err(malformed)?;
-    let mut take = |name: &str| raw_field(fields.remove(name).as_deref());
+    let mut fields = JsonObject::parse(body)?;
     Ok(RawBankPayment {
-        operation_id: take("operation_id"),
-        amount: take("amount"),
-        payer_inn: take("payer_inn"),
-        document_number: take("document_number"),
-        document_date: take("document_date"),
+        operation_id: fields.raw("operation_id"),
+        amount: fields.raw("amount"),
+        payer_inn: fields.raw("payer_inn"),
+        document_number: fields.raw("document_number"),
+        document_date: fields.raw("document_date"),
     })
-}
-
-/// Classifies one JSON value by its first byte; numbers keep their literal text.
-fn raw_field(value: Option<&RawValue>) -> RawField {
-    let Some(value) = value else {
-        return RawField::Missing;
-    };
-    let text = value.get().trim();
-    match text.as_bytes().first() {
-        Some(b'"') => serde_json::from_str::<String>(text)
-            .map(RawField::Text)
-            .unwrap_or(RawField::Other),
-        Some(b'-' | b'0'..=b'9') => RawField::Number(text.to_string()),
-        Some(b'n') => RawField::Null,
-        _ => RawField::Other,
-    }
-}
-
-/// A short, generic reason: position only, never a piece of the input.
-fn malformed(error: serde_json::Error) -> ApiError {
-    let reason = match error.classify() {
-        Category::Eof => "Malformed JSON: unexpected end of input.".to_string(),
-        Category::Syntax => format!(
-            "Malformed JSON: syntax error at line {}, column {}.",
-            error.line(),
-            error.column()
-        ),
-        Category::Io | Category::Data => "Malformed JSON: not valid JSON.".to_string(),
-    };
-    ApiError::invalid_body(reason)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::NON_FIELD_ERRORS;
+    use payments_domain::bank::RawField;
 
     fn reasons(error: ApiError) -> Vec<String> {
         match error {

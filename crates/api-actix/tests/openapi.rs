@@ -8,9 +8,16 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::test::{self, TestRequest};
 use payments_api_actix::{app, routes, HttpSettings, ReadinessCheck};
 use payments_domain::auth::Role;
+use payments_domain::billing::{ManualPaymentError, StaffActionError};
+use payments_domain::invoice::InvoiceStatus;
 use payments_domain::ledger::LedgerError;
+use payments_domain::ledger::LedgerError as Ledger;
+use payments_domain::ports::{
+    CatalogueError, CreateInvoiceError, CreateOrganizationError, StaffActionOutcome,
+    StaffActionStoreError, SubmitError, SubmitOutcome,
+};
 use payments_domain::ports::{MockOrganizationStore, RecordError, RecordOutcome};
-use payments_domain::{PaymentId, StorageError};
+use payments_domain::{PaymentId, PaymentStatus, StorageError};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use support::*;
@@ -115,6 +122,9 @@ impl ReadinessCheck for NotReady {
 
 /// A real answer for each documented `(method, path, status)`.
 async fn real_answer(method: &str, path: &str, status: u16) -> Option<Answer> {
+    if path.starts_with(BILLING) {
+        return billing_answer(method, path, status).await;
+    }
     let token = staff_token();
     let answer = match (method, path, status) {
         ("post", "/api/webhook/bank/", 200) => {
@@ -328,8 +338,10 @@ async fn every_documented_response_matches_a_real_one() {
             }
         }
     }
-    // Webhook 9, balance 5, healthz 1, readyz 2, metrics 1, openapi 1, docs 1 + 1.
-    assert_eq!(checked, 21);
+    // Webhook 9, balance 5, healthz 1, readyz 2, metrics 1, openapi 1, docs 1 + 1; billing:
+    // 23 operations with 401, 403, 405, 503 each, 413 and 415 on the 9 with a body, and
+    // their own outcomes (16 member, 42 staff).
+    assert_eq!(checked, 21 + 23 * 4 + 9 * 2 + 16 + 42);
 }
 
 #[test]
@@ -360,11 +372,12 @@ async fn aliases_are_documented_like_their_main_path() {
     let spec = served_spec().await;
     for endpoint in payments_api_actix::Endpoint::ALL {
         let (main, aliases) = endpoint.paths().split_first().unwrap();
-        let method = endpoint.method();
-        let main = operation(&spec, &method, main).unwrap();
-        for alias in aliases {
-            let alias = operation(&spec, &method, alias).unwrap();
-            assert_eq!(main["responses"], alias["responses"]);
+        for method in endpoint.methods() {
+            let main = operation(&spec, method, main).unwrap();
+            for alias in aliases {
+                let alias = operation(&spec, method, alias).unwrap();
+                assert_eq!(main["responses"], alias["responses"]);
+            }
         }
     }
 }
@@ -409,4 +422,463 @@ async fn the_docs_ui_is_served_from_the_binary() {
     let initializer = fetch("/docs/swagger-initializer.js".into()).await;
     assert!(initializer.body.contains("/openapi.json"));
     assert!(!initializer.body.contains("petstore"));
+}
+
+// ---------------------------------------------------------------- billing scenarios
+
+/// A concrete request path for a documented billing path (ids filled in).
+fn concrete(path: &str) -> String {
+    path.trim_start_matches(BILLING)
+        .replace("{id}", &uuid::Uuid::new_v4().to_string())
+        .replace("{method}", "local_wallet")
+}
+
+/// A body every billing endpoint with one accepts as far as the domain.
+fn sample_body(method: &str, path: &str) -> Option<String> {
+    let body = match (method, path.trim_start_matches(BILLING)) {
+        ("post", "/payments/manual/") => manual_body(),
+        ("post", "/admin/payments/{id}/reject/") => {
+            r#"{"admin_notes": "no transfer found"}"#.into()
+        }
+        ("post", p) if p.starts_with("/admin/payments/") => "{}".into(),
+        ("post", "/admin/organizations/") => r#"{"inn": "7701234567", "name": "Acme"}"#.into(),
+        ("post", "/admin/invoices/") => serde_json::json!({
+            "organization_id": acme().id.to_string(), "amount": "139", "due_date": "2026-12-31",
+            "number": "INV-2026-001"})
+        .to_string(),
+        ("post" | "put", p) if p.starts_with("/admin/payment-method-configs/") => config_body(),
+        ("post", "/admin/organizations/{id}/payment-methods/") => {
+            r#"{"payment_method": "local_wallet", "is_enabled": false, "is_default": false}"#.into()
+        }
+        _ => return None,
+    };
+    Some(body)
+}
+
+fn config_body() -> String {
+    serde_json::json!({"country_code": "RU", "payment_method": "bank_transfer", "enabled": true,
+        "display_name": "Bank transfer",
+        "instructions": "Use the invoice number as the payment reference",
+        "details": {"account": "40702810900000012345"}, "sort_order": 1})
+    .to_string()
+}
+
+/// Member and staff tokens both accepted; `setup` arranges the billing mocks.
+async fn as_role(
+    admin: bool,
+    request: impl FnOnce(&payments_domain::auth::NewToken) -> TestRequest,
+    setup: impl FnOnce(&mut BillingMocks),
+) -> Answer {
+    let (member, staff) = (member_of(&acme()), staff());
+    let caller = if admin { &staff } else { &member };
+    let request = request(caller);
+    Ports::new()
+        .with_tokens(&[&member, &staff])
+        .billing(setup)
+        .call(request)
+        .await
+}
+
+/// What every billing operation answers alike, then each one's own outcomes.
+async fn billing_answer(method: &str, path: &str, status: u16) -> Option<Answer> {
+    let admin = path.contains("/admin/");
+    let relative = concrete(path);
+    let body = sample_body(method, path);
+    let verb = method.to_ascii_uppercase();
+    let request = |token: Option<&payments_domain::auth::NewToken>| {
+        billing(&verb, &relative, token, body.as_deref())
+    };
+    let answer = match status {
+        401 => Ports::new().call(request(None)).await,
+        // The other role: members on admin routes, staff on member routes.
+        403 => as_role(!admin, |token| request(Some(token)), |_| {}).await,
+        405 => {
+            as_role(
+                admin,
+                |token| billing("PATCH", &relative, Some(token), None),
+                |_| {},
+            )
+            .await
+        }
+        413 => {
+            let ports = Ports {
+                settings: HttpSettings {
+                    body_limit_bytes: 8,
+                    ..HttpSettings::default()
+                },
+                ..Ports::new()
+            };
+            let token = if admin { staff() } else { member_of(&acme()) };
+            let big = format!(r#"{{"pad": "{}"}}"#, "x".repeat(64));
+            let request = billing(&verb, &relative, Some(&token), Some(&big));
+            ports.with_token(&token).call(request).await
+        }
+        415 => {
+            let text = |token: &payments_domain::auth::NewToken| {
+                request(Some(token)).insert_header((header::CONTENT_TYPE, "text/plain"))
+            };
+            as_role(admin, text, |_| {}).await
+        }
+        503 => {
+            let down = |mocks: &mut BillingMocks| *mocks = BillingMocks::down();
+            as_role(admin, |token| request(Some(token)), down).await
+        }
+        _ => return own_billing_answer(method, path.trim_start_matches(BILLING), status).await,
+    };
+    Some(answer)
+}
+
+/// Staff's request with a JSON body.
+fn staff_sends(
+    method: &str,
+    path: &str,
+    body: &str,
+) -> impl FnOnce(&payments_domain::auth::NewToken) -> TestRequest {
+    let (method, path, body) = (method.to_string(), path.to_string(), body.to_string());
+    move |token| billing(&method, &path, Some(token), Some(&body))
+}
+
+/// Each billing operation's own documented outcomes.
+async fn own_billing_answer(method: &str, path: &str, status: u16) -> Option<Answer> {
+    let org = acme();
+    let get = |uri: &str| {
+        let uri = uri.to_string();
+        move |token: &payments_domain::auth::NewToken| billing("GET", &uri, Some(token), None)
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let answer = match (method, path, status) {
+        // ---- member
+        ("get", "/payments/", 200) => {
+            as_role(false, get("/payments/?page=2&page_size=1"), |m| {
+                m.payments.expect_list_payments().returning(|_, request| {
+                    Ok(page(vec![view(PaymentStatus::Succeeded)], 3, request))
+                });
+            })
+            .await
+        }
+        ("get", "/payments/" | "/invoices/" | "/transactions/", 400) => {
+            as_role(false, get(&format!("{path}?page=0")), |_| {}).await
+        }
+        ("get", "/payments/{id}/", 200) => {
+            as_role(false, get(&format!("/payments/{id}/")), |m| {
+                m.payments
+                    .expect_find_payment()
+                    .returning(|_| Ok(Some(view(PaymentStatus::Succeeded))));
+            })
+            .await
+        }
+        ("get", "/payments/{id}/", 404) => {
+            as_role(false, get("/payments/not-a-uuid/"), |_| {}).await
+        }
+        ("get", "/payment-methods/available/", 200) => {
+            let known = org.clone();
+            as_role(false, get(path), move |m| {
+                let mocks = std::mem::take(m).knowing(&known).with_catalogue();
+                *m = mocks;
+            })
+            .await
+        }
+        ("post", "/payments/manual/", 201) => {
+            let known = org.clone();
+            as_role(
+                false,
+                |t| billing("POST", path, Some(t), Some(&manual_body())),
+                move |m| {
+                    *m = std::mem::take(m).knowing(&known).with_catalogue();
+                    m.manual.expect_submit_manual_payment().returning(|_| {
+                        Ok(SubmitOutcome::Created(payment(
+                            PaymentStatus::PendingApproval,
+                        )))
+                    });
+                },
+            )
+            .await
+        }
+        ("post", "/payments/manual/", 400) => {
+            let body = manual_body().replace("bank_transfer", "card");
+            let known = org.clone();
+            as_role(
+                false,
+                |t| billing("POST", path, Some(t), Some(&body)),
+                move |m| {
+                    *m = std::mem::take(m).knowing(&known);
+                },
+            )
+            .await
+        }
+        ("post", "/payments/manual/", 404 | 409) => {
+            let refusal = if status == 404 {
+                ManualPaymentError::InvoiceNotFound
+            } else {
+                ManualPaymentError::PendingPaymentExists
+            };
+            let known = org.clone();
+            as_role(
+                false,
+                |t| billing("POST", path, Some(t), Some(&manual_body())),
+                move |m| {
+                    *m = std::mem::take(m).knowing(&known).with_catalogue();
+                    m.manual
+                        .expect_submit_manual_payment()
+                        .returning(move |_| Err(SubmitError::Rule(refusal.clone())));
+                },
+            )
+            .await
+        }
+        ("get", "/invoices/", 200) => {
+            as_role(false, get("/invoices/?page=2&page_size=1"), |m| {
+                m.invoices.expect_list_invoices().returning(|_, request| {
+                    Ok(page(vec![invoice(InvoiceStatus::Pending)], 3, request))
+                });
+            })
+            .await
+        }
+        ("get", "/invoices/{id}/", 200) => {
+            as_role(false, get(&format!("/invoices/{id}/")), |m| {
+                m.invoices
+                    .expect_find_invoice()
+                    .returning(|_| Ok(Some(invoice(InvoiceStatus::Pending))));
+            })
+            .await
+        }
+        ("get", "/invoices/{id}/", 404) => {
+            as_role(false, get(&format!("/invoices/{id}/")), |m| {
+                m.invoices.expect_find_invoice().returning(|_| Ok(None));
+            })
+            .await
+        }
+        ("get", "/balance/", 200) => {
+            let known = org.clone();
+            as_role(false, get(path), move |m| {
+                *m = std::mem::take(m).knowing(&known)
+            })
+            .await
+        }
+        ("get", "/transactions/", 200) => {
+            as_role(false, get("/transactions/?page=2&page_size=1"), |m| {
+                m.payments
+                    .expect_list_balance_log()
+                    .returning(|_, request| Ok(page(vec![log_entry("0", "139")], 3, request)));
+            })
+            .await
+        }
+        // ---- staff
+        ("get", "/admin/payments/", 200) => {
+            as_role(true, get("/admin/payments/?page=2&page_size=1"), |m| {
+                m.payments.expect_list_payments().returning(|_, request| {
+                    Ok(page(vec![view(PaymentStatus::Succeeded)], 3, request))
+                });
+            })
+            .await
+        }
+        ("get", "/admin/payments/" | "/admin/organizations/", 400) => {
+            as_role(true, get(&format!("{path}?page=0")), |_| {}).await
+        }
+        ("post", action, _) if action.starts_with("/admin/payments/{id}/") => {
+            let name = action
+                .trim_start_matches("/admin/payments/{id}/")
+                .trim_end_matches('/');
+            let uri = format!("/admin/payments/{id}/{name}/");
+            let outcome: Result<StaffActionOutcome, StaffActionError> = match (name, status) {
+                ("approve", 200) => Ok(StaffActionOutcome::Applied(payment(
+                    PaymentStatus::Succeeded,
+                ))),
+                ("reject", 200) => Ok(StaffActionOutcome::Applied(payment(PaymentStatus::Failed))),
+                ("refund", 200) => Ok(StaffActionOutcome::Applied(payment(
+                    PaymentStatus::Refunded,
+                ))),
+                (_, 400) => {
+                    // Refused at the edge: malformed JSON, or reject without notes.
+                    let body = if name == "reject" {
+                        "{}"
+                    } else {
+                        r#"{"admin_notes": "#
+                    };
+                    return Some(as_role(true, staff_sends("POST", &uri, body), |_| {}).await);
+                }
+                (_, 404) => Err(StaffActionError::PaymentNotFound),
+                ("approve", 409) => Err(PaymentStatus::Failed
+                    .transition_to(PaymentStatus::Succeeded)
+                    .unwrap_err()
+                    .into()),
+                ("reject", 409) => Err(PaymentStatus::Succeeded
+                    .transition_to(PaymentStatus::Failed)
+                    .unwrap_err()
+                    .into()),
+                ("refund", 409) => Err(PaymentStatus::PendingApproval
+                    .transition_to(PaymentStatus::Refunded)
+                    .unwrap_err()
+                    .into()),
+                ("approve", 422) => Err(StaffActionError::Ledger(Ledger::Overflow {
+                    max: rub("9999999999999.99"),
+                })),
+                _ => return None,
+            };
+            let body = if name == "reject" {
+                r#"{"admin_notes": "no transfer found"}"#
+            } else {
+                r#"{"admin_notes": "seen on the statement"}"#
+            };
+            as_role(true, staff_sends("POST", &uri, body), move |m| {
+                m.staff
+                    .expect_apply_staff_action()
+                    .returning(move |_, _, _| outcome.clone().map_err(StaffActionStoreError::Rule));
+            })
+            .await
+        }
+        ("get", "/admin/organizations/", 200) => {
+            as_role(true, get("/admin/organizations/?page=2&page_size=1"), |m| {
+                m.organizations
+                    .expect_list_organizations()
+                    .returning(|request| Ok(page(vec![acme()], 3, request)));
+            })
+            .await
+        }
+        ("post", "/admin/organizations/", 201 | 400 | 409) => {
+            let inn = if status == 400 { "12" } else { "7701234567" };
+            let body = format!(r#"{{"inn": "{inn}", "name": "Acme"}}"#);
+            as_role(true, staff_sends("POST", path, &body), move |m| {
+                m.organizations
+                    .expect_create_organization()
+                    .returning(move |_| {
+                        if status == 409 {
+                            Err(CreateOrganizationError::InnTaken)
+                        } else {
+                            Ok(())
+                        }
+                    });
+            })
+            .await
+        }
+        ("post", "/admin/invoices/", 201 | 400 | 409) => {
+            let amount = if status == 400 { "0" } else { "139" };
+            let body = serde_json::json!({"organization_id": org.id.to_string(), "amount": amount,
+                "due_date": "2026-12-31", "number": "INV-2026-001"})
+            .to_string();
+            let known = org.clone();
+            as_role(true, staff_sends("POST", path, &body), move |m| {
+                *m = std::mem::take(m).knowing(&known);
+                m.invoices.expect_create_invoice().returning(move |_| {
+                    if status == 409 {
+                        Err(CreateInvoiceError::NumberTaken)
+                    } else {
+                        Ok(())
+                    }
+                });
+            })
+            .await
+        }
+        ("get", "/admin/payment-method-configs/", 200) => {
+            as_role(true, get(path), |m| {
+                m.catalogue
+                    .expect_list_configs()
+                    .returning(|| Ok(vec![config()]));
+            })
+            .await
+        }
+        ("post", "/admin/payment-method-configs/", 201 | 400 | 409) => {
+            let body = if status == 400 {
+                config_body().replace("display_name", "name")
+            } else {
+                config_body()
+            };
+            as_role(true, staff_sends("POST", path, &body), move |m| {
+                m.catalogue.expect_create_config().returning(move |_| {
+                    if status == 409 {
+                        Err(CatalogueError::Duplicate)
+                    } else {
+                        Ok(())
+                    }
+                });
+            })
+            .await
+        }
+        ("get" | "put" | "delete", "/admin/payment-method-configs/{id}/", _) => {
+            let uri = format!("/admin/payment-method-configs/{id}/");
+            let body = if status == 400 {
+                config_body().replace("display_name", "name")
+            } else {
+                config_body()
+            };
+            let verb = method.to_ascii_uppercase();
+            let request = move |token: &payments_domain::auth::NewToken| {
+                let body = (verb != "GET" && verb != "DELETE").then_some(body);
+                billing(&verb, &uri, Some(token), body.as_deref())
+            };
+            let method = method.to_string();
+            as_role(true, request, move |m| {
+                let found = (status != 404).then(config);
+                m.catalogue
+                    .expect_find_config()
+                    .returning(move |_| Ok(found.clone()));
+                m.catalogue.expect_update_config().returning(move |_| {
+                    if status == 409 {
+                        Err(CatalogueError::Duplicate)
+                    } else {
+                        Ok(())
+                    }
+                });
+                if method == "delete" {
+                    m.catalogue.expect_delete_config().returning(move |_| {
+                        if status == 404 {
+                            Err(CatalogueError::NotFound)
+                        } else {
+                            Ok(())
+                        }
+                    });
+                }
+            })
+            .await
+        }
+        ("get" | "post", "/admin/organizations/{id}/payment-methods/", _) => {
+            let uri = format!("/admin/organizations/{}/payment-methods/", org.id);
+            let body = if status == 400 {
+                r#"{"payment_method": "local_wallet"}"#
+            } else {
+                r#"{"payment_method": "local_wallet", "is_enabled": false, "is_default": false}"#
+            };
+            let verb = method.to_ascii_uppercase();
+            let request = move |token: &payments_domain::auth::NewToken| {
+                let body = (verb == "POST").then_some(body);
+                billing(&verb, &uri, Some(token), body)
+            };
+            let known = org.clone();
+            as_role(true, request, move |m| {
+                let found = (status != 404).then(|| known.clone());
+                m.organizations
+                    .expect_find_organization()
+                    .returning(move |_| Ok(found.clone()));
+                let setting = override_of(&known);
+                m.catalogue
+                    .expect_list_overrides()
+                    .returning(move |_| Ok(vec![setting.clone()]));
+                m.catalogue.expect_upsert_override().returning(|_| Ok(()));
+            })
+            .await
+        }
+        ("delete", "/admin/organizations/{id}/payment-methods/{method}/", _) => {
+            let uri = format!(
+                "/admin/organizations/{}/payment-methods/local_wallet/",
+                org.id
+            );
+            let known = org.clone();
+            as_role(
+                true,
+                move |t| billing("DELETE", &uri, Some(t), None),
+                move |m| {
+                    *m = std::mem::take(m).knowing(&known);
+                    m.catalogue.expect_delete_override().returning(move |_, _| {
+                        if status == 404 {
+                            Err(CatalogueError::NotFound)
+                        } else {
+                            Ok(())
+                        }
+                    });
+                },
+            )
+            .await
+        }
+        _ => return None,
+    };
+    Some(answer)
 }

@@ -14,7 +14,7 @@ use crate::{effective_secrets, os_random};
 
 /// `payments migrate`: applies pending migrations and lists them on stderr.
 pub async fn migrate(database: &Database) -> anyhow::Result<()> {
-    let applied = crate::migrate(&database).await?;
+    let applied = crate::migrate(database).await?;
     if applied.is_empty() {
         eprintln!("database is up to date");
     }
@@ -25,7 +25,12 @@ pub async fn migrate(database: &Database) -> anyhow::Result<()> {
 }
 
 /// `payments token create`: prints the token alone on stdout, its id on stderr.
-pub async fn create_token(database: Database, role: &str, inn: Option<&str>) -> anyhow::Result<()> {
+pub async fn create_token(
+    database: Database,
+    role: &str,
+    inn: Option<&str>,
+    name: &str,
+) -> anyhow::Result<()> {
     let role = Role::parse(role).context("role must be staff or member")?;
     let inn = inn
         .map(|text| Inn::parse(text).map_err(|e| anyhow::anyhow!("--inn: {e}")))
@@ -37,7 +42,7 @@ pub async fn create_token(database: Database, role: &str, inn: Option<&str>) -> 
     let database = Arc::new(database);
     let issue = IssueToken::new(database.clone(), database);
     let token = issue
-        .create(role, inn.as_ref(), os_random(), Utc::now())
+        .create(role, inn.as_ref(), name, os_random(), Utc::now())
         .await?;
     eprintln!(
         "created {role} token {} (shown once; revoke with `payments token revoke {}`)",
@@ -56,6 +61,25 @@ pub async fn revoke_token(database: Database, id: uuid::Uuid) -> anyhow::Result<
         .await?;
     eprintln!("revoked token {id}");
     Ok(())
+}
+
+/// `payments ledger verify`: checks every organization; fails naming each violation.
+pub async fn verify_ledger(database: Database) -> anyhow::Result<()> {
+    crate::migrate(&database).await?;
+    let billing = payments_domain::usecases::Billing::from_adapter(Arc::new(database));
+    let (checked, failures) = billing.verify_ledger().await?;
+    for failure in &failures {
+        eprintln!("ledger violation: {failure}");
+    }
+    if failures.is_empty() {
+        eprintln!("ledger ok: {checked} organizations checked");
+        Ok(())
+    } else {
+        bail!(
+            "{} of {checked} organizations violate the ledger invariant",
+            failures.len()
+        )
+    }
 }
 
 /// An example webhook body with a fresh operation id.

@@ -40,12 +40,31 @@ pub struct DatabaseArgs {
     pub database_url: String,
 
     /// Most database connections held open at once.
-    #[arg(long, env = "PAYMENTS_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    #[arg(
+        long,
+        env = "PAYMENTS_DB_POOL_SIZE",
+        default_value_t = 16,
+        global = true
+    )]
     pub db_pool_size: u32,
 
     /// How long a request waits for a free database connection, in seconds.
-    #[arg(long, env = "PAYMENTS_DB_CONNECT_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "PAYMENTS_DB_CONNECT_TIMEOUT_SECS",
+        default_value_t = 5,
+        global = true
+    )]
     pub db_connect_timeout_secs: u64,
+
+    /// Longest a single SQL statement may run on PostgreSQL, in seconds (0: no limit).
+    #[arg(
+        long,
+        env = "PAYMENTS_DB_STATEMENT_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub db_statement_timeout_secs: u64,
 }
 
 impl DatabaseArgs {
@@ -54,6 +73,8 @@ impl DatabaseArgs {
         payments_adapters_diesel::PoolOptions {
             max_size: self.db_pool_size.max(1),
             connection_timeout: Duration::from_secs(self.db_connect_timeout_secs.max(1)),
+            statement_timeout: (self.db_statement_timeout_secs > 0)
+                .then(|| Duration::from_secs(self.db_statement_timeout_secs)),
         }
     }
 }
@@ -71,6 +92,19 @@ pub enum Command {
     /// Webhook signing helpers.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Ledger checks.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Print the effective configuration (secrets masked) and exit.
+    Config(ServeArgs),
+}
+
+/// `payments ledger ...`
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check the ledger invariant for every organization; exits non-zero naming each
+    /// organization that violates it.
+    Verify,
 }
 
 /// Settings of `payments serve`.
@@ -82,7 +116,12 @@ pub struct ServeArgs {
 
     /// Comma-separated webhook secrets; any one of them may sign (rotation). When unset, a
     /// secret is generated on first start and kept in the database.
-    #[arg(long, env = "PAYMENTS_WEBHOOK_SECRETS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PAYMENTS_WEBHOOK_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub webhook_secrets: Vec<String>,
 
     /// Old open behaviour: unsigned webhooks and unauthenticated balance reads. Only for a
@@ -93,6 +132,10 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "PAYMENTS_BODY_LIMIT_BYTES", default_value_t = 64 * 1024)]
     pub body_limit_bytes: usize,
+
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "PAYMENTS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
 
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "PAYMENTS_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
@@ -110,6 +153,7 @@ impl Default for ServeArgs {
             webhook_secrets: Vec::new(),
             legacy_open: false,
             body_limit_bytes: 64 * 1024,
+            request_timeout_secs: 30,
             shutdown_grace_secs: 30,
             workers: None,
         }
@@ -127,6 +171,9 @@ pub enum TokenCommand {
         /// INN of the member's organization (it must exist).
         #[arg(long)]
         inn: Option<String>,
+        /// Name of the user the token is for (shown in audit trails).
+        #[arg(long, default_value = "cli")]
+        name: String,
     },
     /// Revoke a token by its id.
     Revoke {
@@ -150,14 +197,94 @@ pub enum WebhookCommand {
         #[arg(long, env = "PAYMENTS_URL", default_value = "http://127.0.0.1:8000")]
         url: String,
         /// Sign with this secret instead of the configured or stored one.
-        #[arg(long, env = "PAYMENTS_WEBHOOK_SECRETS", value_delimiter = ',', hide_env_values = true)]
+        #[arg(
+            long,
+            env = "PAYMENTS_WEBHOOK_SECRETS",
+            value_delimiter = ',',
+            hide_env_values = true
+        )]
         webhook_secrets: Vec<String>,
     },
     /// Print the webhook secret in use (to hand to the bank). Generates it if none exists yet.
     Secret {
-        #[arg(long, env = "PAYMENTS_WEBHOOK_SECRETS", value_delimiter = ',', hide_env_values = true)]
+        #[arg(
+            long,
+            env = "PAYMENTS_WEBHOOK_SECRETS",
+            value_delimiter = ',',
+            hide_env_values = true
+        )]
         webhook_secrets: Vec<String>,
     },
+}
+
+/// `postgres://user:password@host/db` with the password masked; SQLite paths as they are.
+pub fn masked_database_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            if credentials.contains(':') {
+                format!("{scheme}://{user}:****@{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The effective configuration as `NAME=value` lines, secrets masked.
+pub fn describe(database: &DatabaseArgs, serve: &ServeArgs, log_format: LogFormat) -> String {
+    let secrets = match serve
+        .webhook_secrets
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .count()
+    {
+        0 if serve.legacy_open => "(none: legacy open mode)".to_string(),
+        0 => "(generated on first start, kept in the database)".to_string(),
+        n => format!("{n} configured (****)"),
+    };
+    let workers = serve
+        .workers
+        .map_or_else(|| "(one per CPU)".to_string(), |w| w.to_string());
+    [
+        ("DATABASE_URL", masked_database_url(&database.database_url)),
+        ("PAYMENTS_DB_POOL_SIZE", database.db_pool_size.to_string()),
+        (
+            "PAYMENTS_DB_CONNECT_TIMEOUT_SECS",
+            database.db_connect_timeout_secs.to_string(),
+        ),
+        (
+            "PAYMENTS_DB_STATEMENT_TIMEOUT_SECS",
+            database.db_statement_timeout_secs.to_string(),
+        ),
+        ("PAYMENTS_LISTEN", serve.listen.to_string()),
+        ("PAYMENTS_WEBHOOK_SECRETS", secrets),
+        ("PAYMENTS_LEGACY_OPEN", serve.legacy_open.to_string()),
+        (
+            "PAYMENTS_BODY_LIMIT_BYTES",
+            serve.body_limit_bytes.to_string(),
+        ),
+        (
+            "PAYMENTS_REQUEST_TIMEOUT_SECS",
+            serve.request_timeout_secs.to_string(),
+        ),
+        (
+            "PAYMENTS_SHUTDOWN_GRACE_SECS",
+            serve.shutdown_grace_secs.to_string(),
+        ),
+        ("PAYMENTS_WORKERS", workers),
+        (
+            "PAYMENTS_LOG_FORMAT",
+            format!("{log_format:?}").to_lowercase(),
+        ),
+    ]
+    .iter()
+    .map(|(name, value)| format!("{name}={value}\n"))
+    .collect()
 }
 
 #[cfg(test)]
@@ -186,6 +313,46 @@ mod tests {
         };
         assert!(args.legacy_open);
         assert_eq!(args.webhook_secrets, ["a", "b"]);
+    }
+
+    #[test]
+    fn config_output_masks_secrets() {
+        let cli = Cli::try_parse_from([
+            "payments",
+            "--database-url",
+            "postgres://app:hunter2@db:5432/payments",
+            "config",
+            "--webhook-secrets",
+            "s3cr3t-one,s3cr3t-two",
+        ])
+        .unwrap();
+        let Some(Command::Config(serve)) = cli.command else {
+            panic!("expected config")
+        };
+        let text = describe(&cli.database, &serve, cli.log_format);
+        assert!(
+            text.contains("DATABASE_URL=postgres://app:****@db:5432/payments"),
+            "{text}"
+        );
+        assert!(
+            text.contains("PAYMENTS_WEBHOOK_SECRETS=2 configured (****)"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hunter2") && !text.contains("s3cr3t"),
+            "{text}"
+        );
+        assert_eq!(
+            masked_database_url("data/payments.sqlite3"),
+            "data/payments.sqlite3"
+        );
+    }
+
+    #[test]
+    fn invalid_numbers_name_the_setting() {
+        let err =
+            Cli::try_parse_from(["payments", "serve", "--body-limit-bytes", "lots"]).unwrap_err();
+        assert!(err.to_string().contains("--body-limit-bytes"), "{err}");
     }
 
     #[test]

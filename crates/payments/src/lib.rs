@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ops;
 pub mod telemetry;
 
 use std::net::TcpListener;
@@ -13,10 +14,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use payments_adapters_diesel::Database;
-use payments_api_actix::{ApiState, HttpSettings, WebhookAuth};
+use payments_api_actix::{ApiState, HttpSettings, Metrics, WebhookAuth};
 use payments_domain::ports::WebhookSecretStore;
 use payments_domain::signature::WebhookSecret;
-use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
+use payments_domain::usecases::{Authenticate, Billing, ReadBalance, ReceiveBankPayment};
 use rand::RngCore;
 
 use crate::config::ServeArgs;
@@ -91,24 +92,31 @@ impl Application {
             WebhookAuth::Signed(effective_secrets(&database, &args.webhook_secrets).await?)
         };
 
+        let readiness = Arc::new(ops::DatabaseReadiness(database.clone()));
+        let pool_stats = Arc::new(ops::DatabasePoolStats(database.clone()));
         let database = Arc::new(database);
         let state = ApiState {
             receive_bank_payment: ReceiveBankPayment::new(database.clone()),
             read_balance: ReadBalance::new(database.clone()),
             authenticate: Authenticate::new(database.clone()),
+            billing: Billing::from_adapter(database),
             webhook_auth,
+            readiness,
+            pool_stats,
+            // One registry for all workers (the App is built once per worker thread).
+            metrics: Metrics::new().context("building the metrics registry")?,
         };
         let settings = HttpSettings {
             body_limit_bytes: args.body_limit_bytes,
+            request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
         };
         let listener = TcpListener::bind(args.listen)
             .with_context(|| format!("cannot listen on {} (PAYMENTS_LISTEN)", args.listen))?;
         let port = listener.local_addr()?.port();
-        let mut server = actix_web::HttpServer::new(move || {
-            payments_api_actix::app(state.clone(), settings.clone())
-        })
-        .shutdown_timeout(args.shutdown_grace_secs)
-        .listen(listener)?;
+        let mut server =
+            actix_web::HttpServer::new(move || payments_api_actix::app(state.clone(), settings))
+                .shutdown_timeout(args.shutdown_grace_secs)
+                .listen(listener)?;
         if let Some(workers) = args.workers {
             server = server.workers(workers.max(1));
         }

@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use payments::config::{Cli, Command, ServeArgs, TokenCommand, WebhookCommand};
+use payments::config::{
+    describe, Cli, Command, LedgerCommand, ServeArgs, TokenCommand, WebhookCommand,
+};
 use payments::{cli, connect, telemetry, Application};
 
 /// `payments` alone means `payments serve`, with the serve settings still read from the
@@ -31,13 +33,20 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Config(serve)) = &args.command {
+        print!("{}", describe(&args.database, serve, args.log_format));
+        return Ok(());
+    }
     let database = connect(&args.database)?;
     let command = args
         .command
         .unwrap_or_else(|| Command::Serve(ServeArgs::default()));
     match command {
         Command::Serve(serve) => {
-            tracing::info!(backend = database.backend_name(), "starting payments service");
+            tracing::info!(
+                backend = database.backend_name(),
+                "starting payments service"
+            );
             Application::build(database, &serve)
                 .await?
                 .run_until_stopped()
@@ -45,9 +54,11 @@ async fn run(args: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => cli::migrate(&database).await,
-        Command::Token(TokenCommand::Create { role, inn }) => {
-            cli::create_token(database, &role, inn.as_deref()).await
+        Command::Token(TokenCommand::Create { role, inn, name }) => {
+            cli::create_token(database, &role, inn.as_deref(), &name).await
         }
+        Command::Ledger(LedgerCommand::Verify) => cli::verify_ledger(database).await,
+        Command::Config(_) => Ok(()),
         Command::Token(TokenCommand::Revoke { token_id }) => {
             cli::revoke_token(database, token_id).await
         }

@@ -2,6 +2,7 @@
 //! PostgreSQL runs when `PAYMENTS_TEST_DATABASE_URL` is set (skipped with a note otherwise;
 //! a failure when `PAYMENTS_TEST_REQUIRE_POSTGRES=1`).
 
+#[macro_use]
 mod helpers;
 
 use std::sync::Arc;
@@ -24,7 +25,9 @@ async fn post_all(app: &Arc<TestApp>, bodies: Vec<serde_json::Value>) -> Vec<u16
 }
 
 async fn fifty_concurrent_posts_of_one_operation_credit_once(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let app = Arc::new(app);
     let staff = app.staff_token().await;
     let body = payment(&new_operation_id(), json!("123.45"), INN);
@@ -34,7 +37,9 @@ async fn fifty_concurrent_posts_of_one_operation_credit_once(backend: Backend) {
 }
 
 async fn fifty_concurrent_distinct_payments_sum_exactly(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let app = Arc::new(app);
     let staff = app.staff_token().await;
     let bodies = (1..=50)
@@ -47,7 +52,9 @@ async fn fifty_concurrent_distinct_payments_sum_exactly(backend: Backend) {
 }
 
 async fn hundred_dimes_are_exactly_ten(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let app = Arc::new(app);
     let staff = app.staff_token().await;
     let bodies = (0..100)
@@ -59,11 +66,17 @@ async fn hundred_dimes_are_exactly_ten(backend: Backend) {
 }
 
 async fn overflow_is_refused_and_changes_nothing(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let staff = app.staff_token().await;
-    app.post_webhook(&payment(&new_operation_id(), json!("9999999999999.99"), INN))
-        .await
-        .expect(200);
+    app.post_webhook(&payment(
+        &new_operation_id(),
+        json!("9999999999999.99"),
+        INN,
+    ))
+    .await
+    .expect(200);
     app.post_webhook(&payment(&new_operation_id(), json!(1), INN))
         .await
         .expect(422);
@@ -74,34 +87,19 @@ async fn overflow_is_refused_and_changes_nothing(backend: Backend) {
 }
 
 async fn conflict_changes_nothing(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let staff = app.staff_token().await;
     let id = new_operation_id();
-    app.post_webhook(&payment(&id, json!(10), INN)).await.expect(200);
-    app.post_webhook(&payment(&id, json!(10), "0987654321")).await.expect(409);
+    app.post_webhook(&payment(&id, json!(10), INN))
+        .await
+        .expect(200);
+    app.post_webhook(&payment(&id, json!(10), "0987654321"))
+        .await
+        .expect(409);
     assert_eq!(app.balance_text("0987654321", &staff).await, None);
     assert_eq!(app.balance_text(INN, &staff).await.unwrap(), "10.00");
-}
-
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::Backend::Postgres).await
-                }
-            )*
-        }
-    };
 }
 
 on_both_backends!(

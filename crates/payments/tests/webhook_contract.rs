@@ -9,7 +9,9 @@ use payments_domain::auth::Role;
 use serde_json::{json, Value};
 
 async fn app() -> helpers::TestApp {
-    spawn_app(Backend::Sqlite).await.expect("sqlite is always available")
+    spawn_app(Backend::Sqlite)
+        .await
+        .expect("sqlite is always available")
 }
 
 #[tokio::test]
@@ -33,7 +35,10 @@ async fn repeated_operation_is_acknowledged_and_not_credited_again() {
     let staff = app.staff_token().await;
     let id = new_operation_id();
     for amount in [json!(100), json!("100.00"), json!(100.0)] {
-        let body = app.post_webhook(&payment(&id, amount, INN)).await.expect(200);
+        let body = app
+            .post_webhook(&payment(&id, amount, INN))
+            .await
+            .expect(200);
         assert_eq!(body["message"], "Payment processed successfully");
     }
     // Same instant written in another zone, id in upper case: still the same operation.
@@ -48,7 +53,9 @@ async fn reused_operation_id_with_other_data_is_a_conflict_and_changes_nothing()
     let app = app().await;
     let staff = app.staff_token().await;
     let id = new_operation_id();
-    app.post_webhook(&payment(&id, json!(100), INN)).await.expect(200);
+    app.post_webhook(&payment(&id, json!(100), INN))
+        .await
+        .expect(200);
     let variants = [
         payment(&id, json!(101), INN),
         payment(&id, json!(100), "0987654321"),
@@ -65,7 +72,10 @@ async fn reused_operation_id_with_other_data_is_a_conflict_and_changes_nothing()
     ];
     for variant in variants {
         let body = app.post_webhook(&variant).await.expect(409);
-        assert_eq!(body, json!({"error": "Operation already processed with different data"}));
+        assert_eq!(
+            body,
+            json!({"error": "Operation already processed with different data"})
+        );
     }
     assert_eq!(app.balance_text(INN, &staff).await.unwrap(), "100.00");
     // The conflicting INN's organization was never created.
@@ -124,7 +134,12 @@ async fn each_field_rule_is_enforced_with_a_400_naming_the_field() {
 async fn missing_fields_are_each_reported() {
     let app = app().await;
     let body = app.post_webhook(&json!({"amount": 1})).await.expect(400);
-    for field in ["operation_id", "payer_inn", "document_number", "document_date"] {
+    for field in [
+        "operation_id",
+        "payer_inn",
+        "document_number",
+        "document_date",
+    ] {
         assert_eq!(field_error(&body, field), ["This field is required."]);
     }
 }
@@ -144,7 +159,10 @@ async fn accepted_forms_of_each_field() {
         ("document_date", json!("2024-04-27")),
         ("document_date", json!("2024-04-27T21:00:00")),
         ("document_date", json!("2024-04-27T21:00:00.123456+03:00")),
-        ("operation_id", json!("CCF0A86D-041B-4991-BCF7-E2352F7B8A4A")),
+        (
+            "operation_id",
+            json!("CCF0A86D-041B-4991-BCF7-E2352F7B8A4A"),
+        ),
         ("unknown_extra_field", json!({"anything": [1, 2]})),
     ];
     for (case, (field, value)) in accepted.into_iter().enumerate() {
@@ -186,7 +204,11 @@ async fn malformed_and_non_object_json_are_400() {
 async fn content_type_must_be_json_charset_allowed() {
     let app = app().await;
     let body = payment(&new_operation_id(), json!(5), INN).to_string();
-    for content_type in ["text/plain", "application/x-www-form-urlencoded", "application/xml"] {
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+    ] {
         let answer = app
             .post_raw("/api/webhook/bank/", content_type, body.as_bytes())
             .await;
@@ -209,7 +231,10 @@ async fn missing_content_type_is_415() {
     let response = app
         .client
         .post(app.url("/api/webhook/bank/"))
-        .header("X-Signature", helpers::sign(helpers::SECRET, body.as_bytes()))
+        .header(
+            "X-Signature",
+            helpers::sign(helpers::SECRET, body.as_bytes()),
+        )
         .body(body)
         .send()
         .await
@@ -221,12 +246,22 @@ async fn missing_content_type_is_415() {
 async fn overflowing_the_balance_is_422_and_changes_nothing() {
     let app = app().await;
     let staff = app.staff_token().await;
-    app.post_webhook(&payment(&new_operation_id(), json!("9999999999999.99"), INN))
-        .await
-        .expect(200);
+    app.post_webhook(&payment(
+        &new_operation_id(),
+        json!("9999999999999.99"),
+        INN,
+    ))
+    .await
+    .expect(200);
     let id = new_operation_id();
-    let body = app.post_webhook(&payment(&id, json!("0.01"), INN)).await.expect(422);
-    assert!(body["error"].as_str().unwrap().contains("maximum"), "{body}");
+    let body = app
+        .post_webhook(&payment(&id, json!("0.01"), INN))
+        .await
+        .expect(422);
+    assert!(
+        body["error"].as_str().unwrap().contains("maximum"),
+        "{body}"
+    );
     assert_eq!(
         app.balance_text(INN, &staff).await.unwrap(),
         "9999999999999.99"
@@ -253,12 +288,20 @@ async fn unsigned_badly_signed_and_stale_webhooks_are_401_and_not_recorded() {
         Some(sign_at(helpers::SECRET, body.as_bytes(), now + 301)),
     ];
     for signature in attempts {
-        let answer = app.post_with_signature(body.as_bytes(), signature.clone()).await;
-        assert_eq!(answer.expect(401), json!({"error": "Invalid signature"}), "{signature:?}");
+        let answer = app
+            .post_with_signature(body.as_bytes(), signature.clone())
+            .await;
+        assert_eq!(
+            answer.expect(401),
+            json!({"error": "Invalid signature"}),
+            "{signature:?}"
+        );
     }
     assert_eq!(app.balance_text(INN, &staff).await, None);
     let signed = sign_at(helpers::SECRET, body.as_bytes(), now - 299);
-    app.post_with_signature(body.as_bytes(), Some(signed)).await.expect(200);
+    app.post_with_signature(body.as_bytes(), Some(signed))
+        .await
+        .expect(200);
 }
 
 #[tokio::test]
@@ -271,7 +314,9 @@ async fn several_secrets_rotate() {
     for secret in ["new-secret", "old-secret"] {
         let body = payment(&new_operation_id(), json!(1), INN).to_string();
         let signature = helpers::sign(secret, body.as_bytes());
-        app.post_with_signature(body.as_bytes(), Some(signature)).await.expect(200);
+        app.post_with_signature(body.as_bytes(), Some(signature))
+            .await
+            .expect(200);
     }
 }
 
@@ -280,14 +325,22 @@ async fn balance_answers() {
     let app = app().await;
     let staff = app.staff_token().await;
     let answer = app.balance("1234567890", &staff).await;
-    assert_eq!(answer.expect(404), json!({"error": "Organization not found"}));
+    assert_eq!(
+        answer.expect(404),
+        json!({"error": "Organization not found"})
+    );
     let answer = app.balance("not-an-inn", &staff).await;
-    assert_eq!(answer.expect(404), json!({"error": "Organization not found"}));
+    assert_eq!(
+        answer.expect(404),
+        json!({"error": "Organization not found"})
+    );
 
     app.post_webhook(&payment(&new_operation_id(), json!("0.10"), INN))
         .await
         .expect(200);
-    let answer = app.get(&format!("/api/organizations/{INN}/balance"), Some(&staff)).await;
+    let answer = app
+        .get(&format!("/api/organizations/{INN}/balance"), Some(&staff))
+        .await;
     assert_eq!(answer.status, 200, "no trailing slash");
     assert_eq!(answer.text, r#"{"inn":"1234567890","balance":0.10}"#);
 }
@@ -295,8 +348,12 @@ async fn balance_answers() {
 #[tokio::test]
 async fn balance_reads_need_a_token_of_staff_or_of_that_organization() {
     let app = app().await;
-    app.post_webhook(&payment(&new_operation_id(), json!(3), INN)).await.expect(200);
-    app.post_webhook(&payment(&new_operation_id(), json!(4), "5555555555")).await.expect(200);
+    app.post_webhook(&payment(&new_operation_id(), json!(3), INN))
+        .await
+        .expect(200);
+    app.post_webhook(&payment(&new_operation_id(), json!(4), "5555555555"))
+        .await
+        .expect(200);
 
     let path = format!("/api/organizations/{INN}/balance/");
     let answer = app.get(&path, None).await;
@@ -325,9 +382,17 @@ async fn trailing_slash_is_optional_on_the_webhook() {
 #[tokio::test]
 async fn other_methods_unknown_paths_and_big_bodies_get_json_errors() {
     let app = app().await;
-    let response = app.client.get(app.url("/api/webhook/bank/")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/api/webhook/bank/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 405);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
     let response = app
         .client
         .delete(app.url("/api/organizations/1234567890/balance/"))
@@ -340,7 +405,9 @@ async fn other_methods_unknown_paths_and_big_bodies_get_json_errors() {
     assert!(answer.expect(404)["error"].is_string());
 
     let huge = vec![b' '; 2 * 1024 * 1024];
-    let answer = app.post_raw("/api/webhook/bank/", "application/json", &huge).await;
+    let answer = app
+        .post_raw("/api/webhook/bank/", "application/json", &huge)
+        .await;
     assert!(answer.expect(413)["error"].is_string());
 }
 
@@ -348,7 +415,11 @@ async fn other_methods_unknown_paths_and_big_bodies_get_json_errors() {
 async fn legacy_mode_accepts_unsigned_webhooks_and_open_balance_reads() {
     let app = spawn_legacy_app(Backend::Sqlite).await.unwrap();
     let body = payment(&new_operation_id(), json!(145000), INN).to_string();
-    app.post_with_signature(body.as_bytes(), None).await.expect(200);
-    let answer = app.get(&format!("/api/organizations/{INN}/balance/"), None).await;
+    app.post_with_signature(body.as_bytes(), None)
+        .await
+        .expect(200);
+    let answer = app
+        .get(&format!("/api/organizations/{INN}/balance/"), None)
+        .await;
     assert_eq!(answer.text, r#"{"inn":"1234567890","balance":145000.00}"#);
 }

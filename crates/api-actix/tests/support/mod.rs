@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod billing;
+pub use billing::*;
+
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
@@ -40,6 +43,7 @@ pub struct Ports {
     pub bank: MockBankPaymentStore,
     pub organizations: MockOrganizationStore,
     pub tokens: MockTokenStore,
+    pub billing: BillingMocks,
     pub auth: WebhookAuth,
     pub settings: HttpSettings,
     pub readiness: Arc<dyn ReadinessCheck>,
@@ -58,6 +62,7 @@ impl Ports {
             bank,
             organizations,
             tokens,
+            billing: BillingMocks::default(),
             auth: WebhookAuth::Signed(vec![secret()]),
             settings: HttpSettings::default(),
             readiness: Arc::new(AlwaysReady),
@@ -104,12 +109,23 @@ impl Ports {
     }
 
     /// Accepts exactly `token`.
-    pub fn with_token(mut self, token: &NewToken) -> Self {
-        let record = token.record.clone();
+    pub fn with_token(self, token: &NewToken) -> Self {
+        self.with_tokens(&[token])
+    }
+
+    /// Accepts exactly these tokens.
+    pub fn with_tokens(mut self, tokens: &[&NewToken]) -> Self {
+        let records: Vec<_> = tokens.iter().map(|token| token.record.clone()).collect();
         self.tokens = MockTokenStore::new();
         self.tokens
             .expect_find_token()
-            .returning(move |hash| Ok((*hash == record.hash).then(|| record.clone())));
+            .returning(move |hash| Ok(records.iter().find(|record| record.hash == *hash).cloned()));
+        self
+    }
+
+    /// Billing's ports, set up by `setup`.
+    pub fn billing(mut self, setup: impl FnOnce(&mut BillingMocks)) -> Self {
+        setup(&mut self.billing);
         self
     }
 
@@ -120,6 +136,7 @@ impl Ports {
             receive_bank_payment: ReceiveBankPayment::new(Arc::new(self.bank)),
             read_balance: ReadBalance::new(Arc::new(self.organizations)),
             authenticate: Authenticate::new(Arc::new(self.tokens)),
+            billing: self.billing.billing(),
             webhook_auth: self.auth,
             readiness: self.readiness,
             pool_stats: Arc::new(move || pool_stats),

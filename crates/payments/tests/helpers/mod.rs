@@ -14,6 +14,29 @@ use payments_domain::usecases::IssueToken;
 use payments_domain::Inn;
 use serde_json::{json, Value};
 
+/// Instantiates each `async fn case(backend: Backend)` as a test on SQLite and on PostgreSQL.
+#[allow(unused_macros)] // not every test binary runs on both backends
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
 pub const SECRET: &str = "test-webhook-secret";
 pub const INN: &str = "1234567890";
 
@@ -33,7 +56,10 @@ pub struct TestApp {
 /// Starts the app with webhook secret [`SECRET`]; `None` when the backend is not available
 /// (PostgreSQL without `PAYMENTS_TEST_DATABASE_URL`: the helper says so on stderr).
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
-    spawn_with(backend, |args| args.webhook_secrets = vec![SECRET.to_string()]).await
+    spawn_with(backend, |args| {
+        args.webhook_secrets = vec![SECRET.to_string()]
+    })
+    .await
 }
 
 /// Starts the app in legacy open mode.
@@ -43,11 +69,45 @@ pub async fn spawn_legacy_app(backend: Backend) -> Option<TestApp> {
     Some(app)
 }
 
-pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)) -> Option<TestApp> {
-    let db = match backend {
-        Backend::Sqlite => test_support::fresh_sqlite(),
-        Backend::Postgres => test_support::fresh_postgres()?,
+pub async fn spawn_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> Option<TestApp> {
+    let db = fresh(backend)?;
+    let database = db.database().clone();
+    Some(start(db, database, configure).await)
+}
+
+/// Like [`spawn_with`], but the app's pool gives up on a connection after one second (so a
+/// lost database shows quickly).
+pub async fn spawn_with_impatient_pool(backend: Backend) -> Option<TestApp> {
+    let db = fresh(backend)?;
+    let options = payments_adapters_diesel::PoolOptions {
+        max_size: 4,
+        connection_timeout: std::time::Duration::from_secs(1),
+        ..Default::default()
     };
+    let database = payments_adapters_diesel::Database::connect(db.url(), options).expect("connect");
+    Some(
+        start(db, database, |args| {
+            args.webhook_secrets = vec![SECRET.to_string()]
+        })
+        .await,
+    )
+}
+
+fn fresh(backend: Backend) -> Option<TestDatabase> {
+    match backend {
+        Backend::Sqlite => Some(test_support::fresh_sqlite()),
+        Backend::Postgres => test_support::fresh_postgres(),
+    }
+}
+
+async fn start(
+    db: TestDatabase,
+    database: payments_adapters_diesel::Database,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
     let mut args = ServeArgs {
         listen: "127.0.0.1:0".parse().expect("address"),
         workers: Some(2),
@@ -55,17 +115,17 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut ServeArgs)
         ..ServeArgs::default()
     };
     configure(&mut args);
-    let app = Application::build(db.database().clone(), &args)
+    let app = Application::build(database, &args)
         .await
         .expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    Some(TestApp {
+    TestApp {
         base,
         client: reqwest::Client::new(),
         db,
         legacy: false,
-    })
+    }
 }
 
 pub fn payment(operation_id: &str, amount: Value, inn: &str) -> Value {
@@ -165,6 +225,25 @@ impl TestApp {
         .await
     }
 
+    /// Any request with an optional bearer token and JSON body.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request.send().await.expect("request")).await
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
         let mut request = self.client.get(self.url(path));
         if let Some(token) = token {
@@ -197,7 +276,13 @@ impl TestApp {
         let database = Arc::new(self.db.database().clone());
         let inn = inn.map(|i| Inn::parse(i).expect("inn"));
         IssueToken::new(database.clone(), database)
-            .create(role, inn.as_ref(), payments::os_random(), Utc::now())
+            .create(
+                role,
+                inn.as_ref(),
+                "test",
+                payments::os_random(),
+                Utc::now(),
+            )
             .await
             .expect("token")
             .plaintext

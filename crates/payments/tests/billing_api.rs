@@ -1,0 +1,858 @@
+//! Black-box tests of `shared/docs/billing.md` against the real application (SQLite here; the
+//! concurrency cases also run on PostgreSQL in `billing_concurrency.rs`).
+
+mod helpers;
+
+use helpers::{new_operation_id, payment, spawn_app, Backend, TestApp};
+use payments_domain::auth::Role;
+use serde_json::{json, Value};
+
+const BILLING: &str = "/api/v1/billing";
+
+async fn app() -> TestApp {
+    spawn_app(Backend::Sqlite)
+        .await
+        .expect("sqlite is always available")
+}
+
+/// A staff token, an organization, a pending invoice of 139.00 and a member token.
+struct Tenant {
+    staff: String,
+    member: String,
+    organization_id: String,
+    inn: String,
+    invoice_id: String,
+}
+
+async fn tenant(app: &TestApp, inn: &str) -> Tenant {
+    let staff = app.staff_token().await;
+    let org = app
+        .send(
+            "POST",
+            &format!("{BILLING}/admin/organizations/"),
+            Some(&staff),
+            Some(json!({"inn": inn, "name": "Acme"})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(org["success"], true);
+    let organization_id = org["data"]["id"].as_str().unwrap().to_string();
+    let invoice = app
+        .send(
+            "POST",
+            &format!("{BILLING}/admin/invoices/"),
+            Some(&staff),
+            Some(json!({"organization_id": organization_id, "amount": "139"})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(invoice["data"]["status"], "pending");
+    assert_eq!(invoice["data"]["amount"], "139.00");
+    let member = app.token(Role::Member, Some(inn)).await;
+    Tenant {
+        staff,
+        member,
+        organization_id,
+        inn: inn.to_string(),
+        invoice_id: invoice["data"]["id"].as_str().unwrap().to_string(),
+    }
+}
+
+fn manual(invoice_id: &str, method: &str) -> Value {
+    json!({"invoice_id": invoice_id, "payment_method": method, "transaction_reference": "TX-1"})
+}
+
+#[tokio::test]
+async fn the_readme_walkthrough_end_to_end() {
+    let app = app().await;
+    let t = tenant(&app, "7701234567").await;
+
+    let methods = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payment-methods/available/"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(methods["data"]["country"], "RU");
+    assert_eq!(methods["data"]["currency"], "RUB");
+    let names: Vec<&str> = methods["data"]["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["payment_method"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"bank_transfer"), "{methods}");
+
+    let created = app
+        .send(
+            "POST",
+            &format!("{BILLING}/payments/manual/"),
+            Some(&t.member),
+            Some(manual(&t.invoice_id, "bank_transfer")),
+        )
+        .await
+        .expect(201);
+    assert_eq!(created["data"]["status"], "pending_approval");
+    let payment_id = created["data"]["id"].as_str().unwrap().to_string();
+
+    let balance = app
+        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        balance["data"]["balance"], "0.00",
+        "nothing moves before approval"
+    );
+
+    let approved = app
+        .send(
+            "POST",
+            &format!("{BILLING}/admin/payments/{payment_id}/approve/"),
+            Some(&t.staff),
+            Some(json!({"admin_notes": "seen on the statement"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(approved["data"]["status"], "succeeded");
+
+    let balance = app
+        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
+        .await
+        .expect(200);
+    assert_eq!(balance["data"]["balance"], "139.00");
+    assert_eq!(balance["data"]["currency"], "RUB");
+
+    let transactions = app
+        .send(
+            "GET",
+            &format!("{BILLING}/transactions/"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(transactions["data"]["count"], 1);
+    let entry = &transactions["data"]["results"][0];
+    assert_eq!(entry["previous_balance"], "0.00");
+    assert_eq!(entry["new_balance"], "139.00");
+    assert_eq!(entry["payment_id"], payment_id.as_str());
+
+    let invoice = app
+        .send(
+            "GET",
+            &format!("{BILLING}/invoices/{}/", t.invoice_id),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(invoice["data"]["status"], "paid");
+
+    let listed = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payments/"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(listed["data"]["count"], 1);
+    let row = &listed["data"]["results"][0];
+    assert_eq!(row["status"], "succeeded");
+    assert_eq!(row["invoice_id"], t.invoice_id.as_str());
+    assert!(row["invoice_number"].as_str().unwrap().starts_with("INV-"));
+    for field in [
+        "amount",
+        "currency",
+        "payment_method",
+        "transaction_reference",
+        "failure_reason",
+        "created_at",
+        "updated_at",
+        "processed_at",
+    ] {
+        assert!(
+            row.get(field).is_some(),
+            "payment field {field} missing: {row}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_body_and_header_carries_the_request_id() {
+    let app = app().await;
+    let t = tenant(&app, "7701234567").await;
+    let answer = app
+        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
+        .await;
+    let body = answer.expect(200);
+    let header = answer.headers["x-request-id"].to_str().unwrap();
+    assert_eq!(body["request_id"], header);
+
+    let response = app
+        .client
+        .get(app.url(&format!("{BILLING}/payments/nope/")))
+        .bearer_auth(&t.member)
+        .header("X-Request-Id", "client-chosen-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "client-chosen-42");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert_eq!(body["request_id"], "client-chosen-42");
+}
+
+#[tokio::test]
+async fn authentication_and_roles() {
+    let app = app().await;
+    let t = tenant(&app, "7701234567").await;
+    let answer = app
+        .send("GET", &format!("{BILLING}/payments/"), None, None)
+        .await;
+    assert_eq!(answer.expect(401)["success"], false);
+    app.send(
+        "GET",
+        &format!("{BILLING}/payments/"),
+        Some("pay_unknown"),
+        None,
+    )
+    .await
+    .expect(401);
+    // Members never reach staff routes; staff never browse through tenant routes.
+    app.send(
+        "GET",
+        &format!("{BILLING}/admin/payments/"),
+        Some(&t.member),
+        None,
+    )
+    .await
+    .expect(403);
+    app.send(
+        "GET",
+        &format!("{BILLING}/admin/organizations/"),
+        Some(&t.member),
+        None,
+    )
+    .await
+    .expect(403);
+    app.send("GET", &format!("{BILLING}/payments/"), Some(&t.staff), None)
+        .await
+        .expect(403);
+}
+
+#[tokio::test]
+async fn members_never_see_another_organization() {
+    let app = app().await;
+    let mine = tenant(&app, "7701234567").await;
+    let theirs = tenant(&app, "7801234567").await;
+    let created = app
+        .send(
+            "POST",
+            &format!("{BILLING}/payments/manual/"),
+            Some(&theirs.member),
+            Some(manual(&theirs.invoice_id, "bank_transfer")),
+        )
+        .await
+        .expect(201);
+    let their_payment = created["data"]["id"].as_str().unwrap().to_string();
+
+    for path in [
+        format!("{BILLING}/payments/{their_payment}/"),
+        format!("{BILLING}/invoices/{}/", theirs.invoice_id),
+    ] {
+        let body = app
+            .send("GET", &path, Some(&mine.member), None)
+            .await
+            .expect(404);
+        assert_eq!(body["success"], false, "{path}");
+    }
+    app.send(
+        "POST",
+        &format!("{BILLING}/payments/manual/"),
+        Some(&mine.member),
+        Some(manual(&theirs.invoice_id, "bank_transfer")),
+    )
+    .await
+    .expect(404);
+    for path in ["/payments/", "/invoices/", "/transactions/"] {
+        let list = app
+            .send("GET", &format!("{BILLING}{path}"), Some(&mine.member), None)
+            .await
+            .expect(200);
+        let ids: Vec<&str> = list["data"]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["id"].as_str())
+            .collect();
+        assert!(!ids.contains(&their_payment.as_str()), "{path}");
+        assert!(!ids.contains(&theirs.invoice_id.as_str()), "{path}");
+    }
+    let filtered = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payments/?invoice_id={}", theirs.invoice_id),
+            Some(&mine.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(filtered["data"]["count"], 0);
+    // The bank-webhook balance endpoint: a member of another organization gets 404.
+    let answer = app.balance(&theirs.inn, &mine.member).await;
+    answer.expect(404);
+    let _ = mine.organization_id;
+}
+
+#[tokio::test]
+async fn manual_payment_rules() {
+    let app = app().await;
+    let t = tenant(&app, "7701234567").await;
+    let url = format!("{BILLING}/payments/manual/");
+
+    let body = app
+        .send("POST", &url, Some(&t.member), Some(json!({})))
+        .await
+        .expect(400);
+    for field in ["invoice_id", "payment_method", "transaction_reference"] {
+        assert!(body["errors"][field].is_array(), "{field}: {body}");
+    }
+    let body = app
+        .send(
+            "POST",
+            &url,
+            Some(&t.member),
+            Some(manual(&t.invoice_id, "card")),
+        )
+        .await
+        .expect(400);
+    assert!(body["errors"]["payment_method"].is_array(), "{body}");
+
+    // A method the organization has switched off is not available.
+    app.send(
+        "POST",
+        &format!(
+            "{BILLING}/admin/organizations/{}/payment-methods/",
+            t.organization_id
+        ),
+        Some(&t.staff),
+        Some(json!({"payment_method": "local_wallet", "is_enabled": false, "is_default": false})),
+    )
+    .await
+    .expect(200);
+    app.send(
+        "POST",
+        &url,
+        Some(&t.member),
+        Some(manual(&t.invoice_id, "local_wallet")),
+    )
+    .await
+    .expect(400);
+
+    // The alias `reference` is accepted.
+    let aliased =
+        json!({"invoice_id": t.invoice_id, "payment_method": "bank_transfer", "reference": "R-9"});
+    let first = app
+        .send("POST", &url, Some(&t.member), Some(aliased))
+        .await
+        .expect(201);
+    // A second payment waiting for approval on the same invoice: 409.
+    app.send(
+        "POST",
+        &url,
+        Some(&t.member),
+        Some(manual(&t.invoice_id, "bank_transfer")),
+    )
+    .await
+    .expect(409);
+
+    // Once paid, the invoice takes no more payments: 400.
+    let id = first["data"]["id"].as_str().unwrap();
+    app.send(
+        "POST",
+        &format!("{BILLING}/admin/payments/{id}/approve/"),
+        Some(&t.staff),
+        Some(json!({})),
+    )
+    .await
+    .expect(200);
+    app.send(
+        "POST",
+        &url,
+        Some(&t.member),
+        Some(manual(&t.invoice_id, "bank_transfer")),
+    )
+    .await
+    .expect(400);
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_the_same_answer_and_refuses_other_bodies() {
+    let app = app().await;
+    let t = tenant(&app, "7701234567").await;
+    let url = app.url(&format!("{BILLING}/payments/manual/"));
+    let send = |body: Value| {
+        app.client
+            .post(url.clone())
+            .bearer_auth(&t.member)
+            .header("Idempotency-Key", "order-42")
+            .json(&body)
+            .send()
+    };
+    let first = send(manual(&t.invoice_id, "bank_transfer")).await.unwrap();
+    assert_eq!(first.status().as_u16(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send(manual(&t.invoice_id, "bank_transfer")).await.unwrap();
+    assert_eq!(again.status().as_u16(), 201);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first["data"]["id"], again["data"]["id"]);
+    let other = send(json!({"invoice_id": t.invoice_id, "payment_method": "bank_transfer", "transaction_reference": "TX-2"}))
+        .await
+        .unwrap();
+    assert_eq!(other.status().as_u16(), 409);
+    let listed = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payments/"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(listed["data"]["count"], 1);
+}
+
+#[tokio::test]
+async fn staff_actions_follow_the_state_machine() {
+    let app = app().await;
+    let t = tenant(&app, "7701234567").await;
+    let created = app
+        .send(
+            "POST",
+            &format!("{BILLING}/payments/manual/"),
+            Some(&t.member),
+            Some(manual(&t.invoice_id, "bank_transfer")),
+        )
+        .await
+        .expect(201);
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    let action = |name: &str| format!("{BILLING}/admin/payments/{id}/{name}/");
+
+    // Reject needs a reason.
+    app.send("POST", &action("reject"), Some(&t.staff), Some(json!({})))
+        .await
+        .expect(400);
+    // Refund of a payment that has not succeeded: 409 naming the states.
+    let body = app
+        .send("POST", &action("refund"), Some(&t.staff), Some(json!({})))
+        .await
+        .expect(409);
+    assert_eq!(body["current_status"], "pending_approval", "{body}");
+    assert_eq!(body["required_statuses"], json!(["succeeded"]));
+
+    app.send("POST", &action("approve"), Some(&t.staff), Some(json!({})))
+        .await
+        .expect(200);
+    // Approving again: same answer, no second credit.
+    let again = app
+        .send("POST", &action("approve"), Some(&t.staff), Some(json!({})))
+        .await
+        .expect(200);
+    assert_eq!(again["data"]["status"], "succeeded");
+    let body = app
+        .send(
+            "POST",
+            &action("reject"),
+            Some(&t.staff),
+            Some(json!({"admin_notes": "late"})),
+        )
+        .await
+        .expect(409);
+    assert_eq!(body["current_status"], "succeeded");
+    let balance = app
+        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
+        .await
+        .expect(200);
+    assert_eq!(balance["data"]["balance"], "139.00");
+
+    let refunded = app
+        .send("POST", &action("refund"), Some(&t.staff), Some(json!({})))
+        .await
+        .expect(200);
+    assert_eq!(refunded["data"]["status"], "refunded");
+    let balance = app
+        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
+        .await
+        .expect(200);
+    assert_eq!(balance["data"]["balance"], "0.00");
+    let log = app
+        .send(
+            "GET",
+            &format!("{BILLING}/transactions/"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(log["data"]["count"], 2);
+    assert_eq!(
+        log["data"]["results"][0]["delta"], "-139.00",
+        "newest first"
+    );
+
+    app.send(
+        "POST",
+        &format!("{BILLING}/admin/payments/{}/approve/", uuid::Uuid::new_v4()),
+        Some(&t.staff),
+        Some(json!({})),
+    )
+    .await
+    .expect(404);
+}
+
+#[tokio::test]
+async fn rejection_keeps_the_invoice_payable() {
+    let app = app().await;
+    let t = tenant(&app, "7701234567").await;
+    let url = format!("{BILLING}/payments/manual/");
+    let created = app
+        .send(
+            "POST",
+            &url,
+            Some(&t.member),
+            Some(manual(&t.invoice_id, "bank_transfer")),
+        )
+        .await
+        .expect(201);
+    let id = created["data"]["id"].as_str().unwrap();
+    let rejected = app
+        .send(
+            "POST",
+            &format!("{BILLING}/admin/payments/{id}/reject/"),
+            Some(&t.staff),
+            Some(json!({"admin_notes": "no transfer found"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rejected["data"]["status"], "failed");
+    assert_eq!(rejected["data"]["failure_reason"], "no transfer found");
+    let invoice = app
+        .send(
+            "GET",
+            &format!("{BILLING}/invoices/{}/", t.invoice_id),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(invoice["data"]["status"], "pending");
+    app.send(
+        "POST",
+        &url,
+        Some(&t.member),
+        Some(manual(&t.invoice_id, "bank_transfer")),
+    )
+    .await
+    .expect(201);
+}
+
+/// Bank-webhook payments are ordinary payments: listed for their organization and refundable.
+/// (A refund below zero cannot be reached through the API while the ledger invariant holds —
+/// the balance is the sum of succeeded payments; the domain and adapter tests cover that rule.)
+#[tokio::test]
+async fn webhook_payments_are_listed_and_refundable() {
+    let app = app().await;
+    let t = tenant(&app, "7701234567").await;
+    app.post_webhook(&payment(&new_operation_id(), json!(100), &t.inn))
+        .await
+        .expect(200);
+    let list = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payments/?payment_method=bank_transfer&status=completed"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(list["data"]["count"], 1);
+    let bank = &list["data"]["results"][0];
+    assert_eq!(bank["transaction_reference"], "PAY-328");
+    assert_eq!(bank["amount"], "100.00");
+    assert_eq!(bank["status"], "succeeded");
+    let bank_id = bank["id"].as_str().unwrap();
+    app.send(
+        "POST",
+        &format!("{BILLING}/admin/payments/{bank_id}/refund/"),
+        Some(&t.staff),
+        Some(json!({})),
+    )
+    .await
+    .expect(200);
+    let balance = app
+        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
+        .await
+        .expect(200);
+    assert_eq!(balance["data"]["balance"], "0.00");
+    assert_eq!(app.balance_text(&t.inn, &t.member).await.unwrap(), "0.00");
+}
+
+#[tokio::test]
+async fn lists_paginate_newest_first_and_filter() {
+    let app = app().await;
+    let t = tenant(&app, "7701234567").await;
+    for _ in 0..5 {
+        app.post_webhook(&payment(&new_operation_id(), json!(1), &t.inn))
+            .await
+            .expect(200);
+    }
+    let page = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payments/?page_size=2&page=2"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(page["data"]["count"], 5);
+    assert_eq!(page["data"]["results"].as_array().unwrap().len(), 2);
+    assert!(page["data"]["next"].as_str().unwrap().contains("page=3"));
+    assert!(page["data"]["previous"]
+        .as_str()
+        .unwrap()
+        .contains("page=1"));
+    let all = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payments/?page_size=100"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    let times: Vec<&str> = all["data"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["created_at"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted, "newest first");
+    let none = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payments/?status=pending_approval,refunded"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(none["data"]["count"], 0);
+    app.send(
+        "GET",
+        &format!("{BILLING}/payments/?status=nonsense"),
+        Some(&t.member),
+        None,
+    )
+    .await
+    .expect(400);
+    app.send(
+        "GET",
+        &format!("{BILLING}/payments/?page=0"),
+        Some(&t.member),
+        None,
+    )
+    .await
+    .expect(400);
+
+    let admin = app
+        .send(
+            "GET",
+            &format!("{BILLING}/admin/payments/?organization={}", t.inn),
+            Some(&t.staff),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(admin["data"]["count"], 5);
+}
+
+#[tokio::test]
+async fn staff_manage_organizations_invoices_and_the_catalogue() {
+    let app = app().await;
+    let t = tenant(&app, "7701234567").await;
+    // Duplicate INN: 409.
+    app.send(
+        "POST",
+        &format!("{BILLING}/admin/organizations/"),
+        Some(&t.staff),
+        Some(json!({"inn": "7701234567", "name": "Again"})),
+    )
+    .await
+    .expect(409);
+    app.send(
+        "POST",
+        &format!("{BILLING}/admin/organizations/"),
+        Some(&t.staff),
+        Some(json!({"inn": "12", "name": ""})),
+    )
+    .await
+    .expect(400);
+    let orgs = app
+        .send(
+            "GET",
+            &format!("{BILLING}/admin/organizations/"),
+            Some(&t.staff),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(orgs["data"]["count"], 1);
+
+    // Invoice with an explicit number, then the same number again.
+    let body = json!({"organization_id": t.organization_id, "amount": 10.5, "number": "INV-2026-001", "due_date": "2026-12-31"});
+    let invoice = app
+        .send(
+            "POST",
+            &format!("{BILLING}/admin/invoices/"),
+            Some(&t.staff),
+            Some(body.clone()),
+        )
+        .await
+        .expect(201);
+    assert_eq!(invoice["data"]["number"], "INV-2026-001");
+    assert_eq!(invoice["data"]["amount"], "10.50");
+    app.send(
+        "POST",
+        &format!("{BILLING}/admin/invoices/"),
+        Some(&t.staff),
+        Some(body),
+    )
+    .await
+    .expect(409);
+
+    // The seeded catalogue, then a new row, an update and a delete.
+    let configs = app
+        .send(
+            "GET",
+            &format!("{BILLING}/admin/payment-method-configs/"),
+            Some(&t.staff),
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(configs["data"]["count"].as_u64().unwrap() >= 3, "{configs}");
+    let created = app
+        .send(
+            "POST",
+            &format!("{BILLING}/admin/payment-method-configs/"),
+            Some(&t.staff),
+            Some(json!({"country_code": "RU", "payment_method": "card", "display_name": "Карта", "details": {"acquirer": "test"}, "sort_order": 9})),
+        )
+        .await
+        .expect(201);
+    let config_id = created["data"]["id"].as_str().unwrap().to_string();
+    let methods = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payment-methods/available/"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(methods["data"]["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["payment_method"] == "card"));
+    app.send(
+        "PUT",
+        &format!("{BILLING}/admin/payment-method-configs/{config_id}/"),
+        Some(&t.staff),
+        Some(json!({"country_code": "RU", "payment_method": "card", "display_name": "Карта", "enabled": false})),
+    )
+    .await
+    .expect(200);
+    let methods = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payment-methods/available/"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(!methods["data"]["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["payment_method"] == "card"));
+    app.send(
+        "DELETE",
+        &format!("{BILLING}/admin/payment-method-configs/{config_id}/"),
+        Some(&t.staff),
+        None,
+    )
+    .await
+    .expect(200);
+    app.send(
+        "GET",
+        &format!("{BILLING}/admin/payment-method-configs/{config_id}/"),
+        Some(&t.staff),
+        None,
+    )
+    .await
+    .expect(404);
+
+    // Overrides: the default moves with the latest marked method.
+    let url = format!(
+        "{BILLING}/admin/organizations/{}/payment-methods/",
+        t.organization_id
+    );
+    app.send(
+        "POST",
+        &url,
+        Some(&t.staff),
+        Some(json!({"payment_method": "bank_transfer", "is_enabled": true, "is_default": true})),
+    )
+    .await
+    .expect(200);
+    let methods = app
+        .send(
+            "GET",
+            &format!("{BILLING}/payment-methods/available/"),
+            Some(&t.member),
+            None,
+        )
+        .await
+        .expect(200);
+    let default: Vec<&Value> = methods["data"]["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["is_default"] == true)
+        .collect();
+    assert_eq!(default.len(), 1);
+    assert_eq!(default[0]["payment_method"], "bank_transfer");
+    let overrides = app
+        .send("GET", &url, Some(&t.staff), None)
+        .await
+        .expect(200);
+    assert_eq!(overrides["data"]["count"], 1);
+    app.send(
+        "DELETE",
+        &format!("{url}bank_transfer/"),
+        Some(&t.staff),
+        None,
+    )
+    .await
+    .expect(200);
+}

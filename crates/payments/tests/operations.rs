@@ -1,0 +1,281 @@
+//! Running the service: graceful shutdown of the real binary, readiness that follows the
+//! database, metrics that move, the OpenAPI document and `payments config`.
+
+#[macro_use]
+mod helpers;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use helpers::{
+    new_operation_id, payment, sign, spawn_app, spawn_with_impatient_pool, Backend, SECRET,
+};
+use serde_json::json;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts the real `payments` binary on SQLite and waits for `/healthz`.
+fn start_binary(grace_secs: u64) -> Server {
+    let dir = std::env::temp_dir().join(format!("payments-op-{}", uuid::Uuid::new_v4().simple()));
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_payments"))
+        .env("DATABASE_URL", dir.join("db.sqlite3"))
+        .env("PAYMENTS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PAYMENTS_WEBHOOK_SECRETS", SECRET)
+        .env("PAYMENTS_SHUTDOWN_GRACE_SECS", grace_secs.to_string())
+        .env("PAYMENTS_WORKERS", "2")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the payments binary");
+    let server = Server { child, port, dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ =
+                stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return server;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the binary did not become healthy"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish() {
+    let mut server = start_binary(10);
+    // Five requests whose bodies are only half sent: the handlers are running when SIGTERM
+    // arrives.
+    let mut in_flight = Vec::new();
+    for _ in 0..5 {
+        let body = payment(&new_operation_id(), json!(10), "1234567890").to_string();
+        let head = format!(
+            "POST /api/webhook/bank/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             X-Signature: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            sign(SECRET, body.as_bytes()),
+            body.len()
+        );
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let half = body.len() / 2;
+        stream.write_all(head.as_bytes()).expect("head");
+        stream
+            .write_all(&body.as_bytes()[..half])
+            .expect("first half");
+        in_flight.push((stream, body, half));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(300));
+
+    for (mut stream, body, half) in in_flight {
+        stream
+            .write_all(&body.as_bytes()[half..])
+            .expect("second half");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("an answer");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(
+            answer.contains("Payment processed successfully"),
+            "{answer}"
+        );
+    }
+    // New connections are no longer accepted, and the process exits cleanly.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the binary did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert!(TcpStream::connect(("127.0.0.1", server.port)).is_err());
+}
+
+#[tokio::test]
+async fn metrics_move_with_traffic() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    app.post_webhook(&payment(&new_operation_id(), json!("12.34"), "1234567890"))
+        .await
+        .expect(200);
+    app.post_with_signature(b"{}", None).await.expect(401);
+    app.get("/nowhere", None).await.expect(404);
+    let metrics = app.get("/metrics", None).await;
+    assert_eq!(metrics.status, 200);
+    let text = metrics.text;
+    assert!(
+        text.contains(r#"webhook_outcomes_total{outcome="accepted"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"webhook_outcomes_total{outcome="unauthorized"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("balance_credited_minor_units_total 1234"),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/api/webhook/bank/""#), "{text}");
+    assert!(text.contains("db_pool_max_size 16"), "{text}");
+}
+
+#[tokio::test]
+async fn openapi_and_docs_are_served_offline() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let spec = app.get("/openapi.json", None).await.expect(200);
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/webhook/bank/",
+        "/api/organizations/{inn}/balance/",
+        "/api/v1/billing/payments/manual/",
+    ] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} missing from the spec"
+        );
+    }
+    let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status().as_u16(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(
+        !html.contains("https://"),
+        "the docs UI must not load anything remote"
+    );
+}
+
+#[tokio::test]
+async fn readiness_and_liveness_on_a_healthy_database() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    assert_eq!(
+        app.get("/healthz", None).await.expect(200),
+        json!({"status": "ok"})
+    );
+    assert_eq!(
+        app.get("/readyz", None).await.expect(200),
+        json!({"status": "ready"})
+    );
+}
+
+/// PostgreSQL only: the database is made unreachable (connections refused and cut), then
+/// reachable again; `/readyz` follows.
+async fn readiness_follows_the_database(backend: Backend) {
+    if matches!(backend, Backend::Sqlite) {
+        return; // an SQLite file cannot be taken away from an open process
+    }
+    let Some(app) = spawn_with_impatient_pool(backend).await else {
+        return;
+    };
+    // A second scratch database, to run administrative SQL about the first from outside it.
+    let admin = payments_adapters_diesel::test_support::fresh_postgres().expect("postgres");
+    let name = app.db.url().rsplit('/').next().unwrap().to_string();
+    app.get("/readyz", None).await.expect(200);
+
+    admin
+        .execute_sql(&format!(
+            "ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+        ))
+        .unwrap();
+    let down = app.get("/readyz", None).await;
+    let body = down.expect(503);
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["reason"], "database unreachable");
+
+    admin
+        .execute_sql(&format!(
+            "ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS true"
+        ))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = app.get("/readyz", None).await;
+        if answer.status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still not ready: {}",
+            answer.text
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+on_both_backends!(readiness_follows_the_database);
+
+#[test]
+fn config_command_prints_the_effective_configuration_with_secrets_masked() {
+    let output = Command::new(env!("CARGO_BIN_EXE_payments"))
+        .args(["config"])
+        .env(
+            "DATABASE_URL",
+            "postgres://app:hunter2@db.internal/payments",
+        )
+        .env("PAYMENTS_WEBHOOK_SECRETS", "very-secret-1,very-secret-2")
+        .output()
+        .expect("run payments config");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("DATABASE_URL=postgres://app:****@db.internal/payments"),
+        "{text}"
+    );
+    assert!(
+        text.contains("PAYMENTS_WEBHOOK_SECRETS=2 configured"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2") && !text.contains("very-secret"),
+        "{text}"
+    );
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_payments"))
+        .args(["config"])
+        .env("PAYMENTS_LISTEN", "not-an-address")
+        .output()
+        .expect("run payments config");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("PAYMENTS_LISTEN")
+            || String::from_utf8_lossy(&bad.stderr).contains("--listen")
+    );
+}
