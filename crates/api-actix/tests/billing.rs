@@ -427,7 +427,10 @@ async fn members_see_every_payment_field_but_the_admin_notes() {
 fn submitting(outcome: Result<SubmitOutcome, SubmitError>) -> Ports {
     let org = acme();
     ports(move |m| {
-        *m = std::mem::take(m).knowing(&org).with_catalogue();
+        *m = std::mem::take(m)
+            .knowing(&org)
+            .with_catalogue()
+            .with_invoice();
         m.manual
             .expect_submit_manual_payment()
             .returning(move |_| outcome.clone());
@@ -454,6 +457,7 @@ async fn a_manual_payment_is_201_and_its_replay_says_so() {
         payment(PaymentStatus::PendingApproval).id.to_string()
     );
     assert!(data.get("admin_notes").is_none(), "{data}");
+    assert_eq!(data["invoice_number"], "INV-2026-001", "{data}");
     assert!(first.header(IDEMPOTENT_REPLAYED).is_none());
 
     let replayed = Ok(SubmitOutcome::Replayed(stored));
@@ -478,7 +482,10 @@ async fn a_manual_payment_is_201_and_its_replay_says_so() {
 async fn the_body_and_the_idempotency_key_reach_the_use_case() {
     let org = acme();
     let answer = ports(move |m| {
-        *m = std::mem::take(m).knowing(&org).with_catalogue();
+        *m = std::mem::take(m)
+            .knowing(&org)
+            .with_catalogue()
+            .with_invoice();
         m.manual
             .expect_submit_manual_payment()
             .withf(|submission| {
@@ -681,6 +688,7 @@ async fn field_types_are_checked_at_the_edge() {
 /// The staff store expects `action` and answers `outcome`.
 fn acting(action: StaffAction, outcome: Result<StaffActionOutcome, StaffActionError>) -> Ports {
     ports(move |m| {
+        *m = std::mem::take(m).with_invoice();
         m.staff
             .expect_apply_staff_action()
             .withf(move |id, asked, _| {

@@ -584,7 +584,10 @@ async fn own_billing_answer(method: &str, path: &str, status: u16) -> Option<Ans
                 false,
                 |t| billing("POST", path, Some(t), Some(&manual_body())),
                 move |m| {
-                    *m = std::mem::take(m).knowing(&known).with_catalogue();
+                    *m = std::mem::take(m)
+                        .knowing(&known)
+                        .with_catalogue()
+                        .with_invoice();
                     m.manual.expect_submit_manual_payment().returning(|_| {
                         Ok(SubmitOutcome::Created(payment(
                             PaymentStatus::PendingApproval,
@@ -720,6 +723,7 @@ async fn own_billing_answer(method: &str, path: &str, status: u16) -> Option<Ans
                 r#"{"admin_notes": "seen on the statement"}"#
             };
             as_role(true, staff_sends("POST", &uri, body), move |m| {
+                *m = std::mem::take(m).with_invoice();
                 m.staff
                     .expect_apply_staff_action()
                     .returning(move |_, _, _| outcome.clone().map_err(StaffActionStoreError::Rule));

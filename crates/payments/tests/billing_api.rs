@@ -96,6 +96,13 @@ async fn the_readme_walkthrough_end_to_end() {
         .await
         .expect(201);
     assert_eq!(created["data"]["status"], "pending_approval");
+    assert!(
+        created["data"]["invoice_number"]
+            .as_str()
+            .unwrap()
+            .starts_with("INV-"),
+        "{created}"
+    );
     let payment_id = created["data"]["id"].as_str().unwrap().to_string();
 
     let balance = app

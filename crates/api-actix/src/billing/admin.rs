@@ -7,7 +7,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use payments_domain::bank::RawField;
 use payments_domain::billing::StaffAction;
-use payments_domain::ports::StaffActionOutcome;
 use payments_domain::usecases::billing::{
     ConfigInput, NewInvoiceInput, NewOrganizationInput, OverrideInput, PaymentListQuery,
 };
@@ -105,13 +104,14 @@ async fn act(
         .staff_action(&call.principal, id, action, Utc::now())
         .await
         .map_err(call.fail())?;
-    let (payment, message) = match &outcome {
-        StaffActionOutcome::Applied(payment) => (payment, messages.0),
-        StaffActionOutcome::AlreadyDone(payment) => (payment, messages.1),
+    let message = if outcome.applied {
+        messages.0
+    } else {
+        messages.1
     };
     Ok(call.done(
         StatusCode::OK,
-        AdminPaymentBody::new(payment, None),
+        AdminPaymentBody::of_view(outcome.payment),
         message,
     ))
 }
@@ -133,7 +133,7 @@ async fn act(
         (status = 200, description = "Approved now, or before (see `message`)",
          body = Envelope<AdminPaymentBody>,
          example = json!(examples::ok(
-             examples::admin_payment(examples::written_payment("succeeded"), "seen on the statement"),
+             examples::admin_payment(examples::payment("succeeded"), "seen on the statement"),
              Some(APPROVED)))),
         (status = 400, description = "Malformed JSON or a non-string `admin_notes`",
          body = FailureBody, example = json!(malformed_example())),
@@ -175,7 +175,7 @@ pub(crate) async fn approve(
         (status = 200, description = "Rejected now, or before (see `message`)",
          body = Envelope<AdminPaymentBody>,
          example = json!(examples::ok(
-             examples::admin_payment(examples::written_payment("failed"), "no transfer found"),
+             examples::admin_payment(examples::payment("failed"), "no transfer found"),
              Some(REJECTED)))),
         (status = 400, description = "`admin_notes` missing, blank or too long, or malformed \
                                       JSON",
@@ -224,7 +224,7 @@ pub(crate) async fn reject(
         (status = 200, description = "Refunded now, or before (see `message`)",
          body = Envelope<AdminPaymentBody>,
          example = json!(examples::ok(
-             examples::admin_payment(examples::written_payment("refunded"), "customer asked"),
+             examples::admin_payment(examples::payment("refunded"), "customer asked"),
              Some(REFUNDED)))),
         (status = 400, description = "Malformed JSON or a non-string `admin_notes`",
          body = FailureBody, example = json!(malformed_example())),

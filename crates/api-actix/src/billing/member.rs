@@ -131,7 +131,7 @@ pub(crate) async fn available_methods(call: Call) -> Result<HttpResponse, Reject
     responses(
         (status = 201, description = "Recorded, or replayed for the same Idempotency-Key",
          body = Envelope<PaymentBody>,
-         example = json!(examples::ok(examples::written_payment("pending_approval"),
+         example = json!(examples::ok(examples::payment("pending_approval"),
                                       Some(MANUAL_SUBMITTED)))),
         (status = 400, description = "Missing or invalid fields, a method not available to \
                                       the organization, an invoice that is not pending, a bad \
@@ -178,7 +178,7 @@ pub(crate) async fn submit_manual_payment(
         response.insert_header((IDEMPOTENT_REPLAYED, "true"));
     }
     Ok(response.json(call.envelope(
-        PaymentBody::new(&receipt.payment, None),
+        PaymentBody::of_view(receipt.payment),
         Some(MANUAL_SUBMITTED),
     )))
 }

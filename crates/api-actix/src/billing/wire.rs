@@ -126,8 +126,7 @@ pub(crate) struct PaymentBody {
     pub status: &'static str,
     #[schema(format = Uuid)]
     pub invoice_id: Option<String>,
-    /// Filled in reads (lists and detail); null in the answers to writes, which report the
-    /// payment as stored.
+    /// The number of `invoice_id`, null for payments without an invoice.
     pub invoice_number: Option<String>,
     pub transaction_reference: Option<String>,
     pub notes: Option<String>,
@@ -659,13 +658,6 @@ pub(crate) mod examples {
             "document_number": null,
             "document_date": null,
         })
-    }
-
-    /// The answer to a write: the invoice number is not looked up.
-    pub(crate) fn written_payment(status: &str) -> Value {
-        let mut payment = payment(status);
-        payment["invoice_number"] = Value::Null;
-        payment
     }
 
     /// A payment as staff see it.

@@ -148,6 +148,15 @@ impl BillingMocks {
         self
     }
 
+    /// The invoice store knows `invoice()` (number INV-2026-001), as answers to writes read
+    /// the invoice's number from it.
+    pub fn with_invoice(mut self) -> Self {
+        self.invoices
+            .expect_find_invoice()
+            .returning(|id| Ok((id.0 == invoice_id()).then(|| invoice(InvoiceStatus::Pending))));
+        self
+    }
+
     /// The catalogue offers `config()` and the organization has no overrides.
     pub fn with_catalogue(mut self) -> Self {
         self.catalogue

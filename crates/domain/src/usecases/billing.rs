@@ -177,9 +177,19 @@ pub struct OverrideInput {
 /// What a manual submission answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManualPaymentReceipt {
-    pub payment: crate::payment::Payment,
+    /// The payment with its invoice's number.
+    pub payment: PaymentView,
     /// False when an idempotent repeat returned the first answer.
     pub created: bool,
+}
+
+/// What a staff action answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffActionReceipt {
+    /// The payment after the action, with its invoice's number.
+    pub payment: PaymentView,
+    /// False when the payment was already where the action leads (nothing changed).
+    pub applied: bool,
 }
 
 fn parse_statuses<T>(
@@ -374,18 +384,35 @@ impl Billing {
             idempotency_key,
             now,
         };
-        match self.manual.submit_manual_payment(&submission).await {
-            Ok(SubmitOutcome::Created(payment)) => Ok(ManualPaymentReceipt {
-                payment,
-                created: true,
-            }),
-            Ok(SubmitOutcome::Replayed(payment)) => Ok(ManualPaymentReceipt {
-                payment,
-                created: false,
-            }),
-            Err(SubmitError::Rule(rule)) => Err(rule.into()),
-            Err(SubmitError::Storage(storage)) => Err(storage.into()),
-        }
+        let (payment, created) = match self.manual.submit_manual_payment(&submission).await {
+            Ok(SubmitOutcome::Created(payment)) => (payment, true),
+            Ok(SubmitOutcome::Replayed(payment)) => (payment, false),
+            Err(SubmitError::Rule(rule)) => return Err(rule.into()),
+            Err(SubmitError::Storage(storage)) => return Err(storage.into()),
+        };
+        Ok(ManualPaymentReceipt {
+            payment: self.with_invoice_number(payment).await?,
+            created,
+        })
+    }
+
+    /// Adds the invoice's number, as lists show it.
+    async fn with_invoice_number(
+        &self,
+        payment: crate::payment::Payment,
+    ) -> Result<PaymentView, BillingError> {
+        let invoice_number = match payment.invoice_id {
+            Some(id) => self
+                .invoices
+                .find_invoice(InvoiceId(id))
+                .await?
+                .map(|invoice| invoice.number.to_string()),
+            None => None,
+        };
+        Ok(PaymentView {
+            payment,
+            invoice_number,
+        })
     }
 
     /// `GET /invoices/`.
@@ -476,19 +503,24 @@ impl Billing {
         payment_id: &str,
         action: StaffAction,
         now: DateTime<Utc>,
-    ) -> Result<StaffActionOutcome, BillingError> {
+    ) -> Result<StaffActionReceipt, BillingError> {
         caller.require_staff()?;
         let id =
             Uuid::try_parse(payment_id.trim()).map_err(|_| BillingError::NotFound("Payment"))?;
-        match self
+        let outcome = self
             .staff
             .apply_staff_action(PaymentId(id), &action, now)
-            .await
-        {
-            Ok(outcome) => Ok(outcome),
-            Err(StaffActionStoreError::Rule(rule)) => Err(rule.into()),
-            Err(StaffActionStoreError::Storage(storage)) => Err(storage.into()),
-        }
+            .await;
+        let (payment, applied) = match outcome {
+            Ok(StaffActionOutcome::Applied(payment)) => (payment, true),
+            Ok(StaffActionOutcome::AlreadyDone(payment)) => (payment, false),
+            Err(StaffActionStoreError::Rule(rule)) => return Err(rule.into()),
+            Err(StaffActionStoreError::Storage(storage)) => return Err(storage.into()),
+        };
+        Ok(StaffActionReceipt {
+            payment: self.with_invoice_number(payment).await?,
+            applied,
+        })
     }
 
     /// `POST /admin/organizations/`.
