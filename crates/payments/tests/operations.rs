@@ -1,7 +1,6 @@
 //! Running the service: graceful shutdown of the real binary, readiness that follows the
 //! database, metrics that move, the OpenAPI document and `payments config`.
 
-#[macro_use]
 mod helpers;
 
 use std::io::{Read, Write};
@@ -195,13 +194,11 @@ async fn readiness_and_liveness_on_a_healthy_database() {
     );
 }
 
-/// PostgreSQL only: the database is made unreachable (connections refused and cut), then
-/// reachable again; `/readyz` follows.
-async fn readiness_follows_the_database(backend: Backend) {
-    if matches!(backend, Backend::Sqlite) {
-        return; // an SQLite file cannot be taken away from an open process
-    }
-    let Some(app) = spawn_with_impatient_pool(backend).await else {
+/// PostgreSQL only (an SQLite file cannot be taken away from an open process): the database
+/// is made unreachable (connections refused and cut), then reachable again; `/readyz` follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readiness_follows_a_postgres_database() {
+    let Some(app) = spawn_with_impatient_pool(Backend::Postgres).await else {
         return;
     };
     // A second scratch database, to run administrative SQL about the first from outside it.
@@ -240,8 +237,6 @@ async fn readiness_follows_the_database(backend: Backend) {
     }
 }
 
-on_both_backends!(readiness_follows_the_database);
-
 #[test]
 fn config_command_prints_the_effective_configuration_with_secrets_masked() {
     let output = Command::new(env!("CARGO_BIN_EXE_payments"))
@@ -278,4 +273,44 @@ fn config_command_prints_the_effective_configuration_with_secrets_masked() {
         String::from_utf8_lossy(&bad.stderr).contains("PAYMENTS_LISTEN")
             || String::from_utf8_lossy(&bad.stderr).contains("--listen")
     );
+}
+
+#[tokio::test]
+async fn ledger_verify_passes_on_a_healthy_ledger_and_names_a_broken_organization() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    app.post_webhook(&payment(&new_operation_id(), json!("10.00"), "1234567890"))
+        .await
+        .expect(200);
+    app.post_webhook(&payment(&new_operation_id(), json!("5.50"), "1234567890"))
+        .await
+        .expect(200);
+    app.post_webhook(&payment(&new_operation_id(), json!(1), "5555555555"))
+        .await
+        .expect(200);
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_payments"))
+            .args(["ledger", "verify"])
+            .env("DATABASE_URL", app.db.url())
+            .output()
+            .expect("run payments ledger verify")
+    };
+    let healthy = verify();
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    assert!(String::from_utf8_lossy(&healthy.stderr).contains("2 organizations checked"));
+
+    // A balance changed behind the ledger's back.
+    app.db
+        .execute_sql(
+            "UPDATE organizations SET balance_minor = balance_minor + 1 WHERE inn = '1234567890'",
+        )
+        .unwrap();
+    let broken = verify();
+    assert!(!broken.status.success());
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains("1234567890"), "{stderr}");
+    assert!(!stderr.contains("organization 5555555555"), "{stderr}");
 }
