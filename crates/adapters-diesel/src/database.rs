@@ -1,6 +1,7 @@
 //! The connection pools and the port implementations on top of them.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,8 +44,9 @@ macro_rules! with_connection {
         match &*$db.pools {
             Pools::Postgres(pool) => {
                 let pool = pool.clone();
+                let waits = $db.waits.clone();
                 blocking(move || {
-                    let mut pooled = checkout(&pool)?;
+                    let mut pooled = waits.time(|| checkout(&pool))?;
                     let $conn: &mut PgConnection = &mut pooled;
                     $body
                 })
@@ -52,8 +54,9 @@ macro_rules! with_connection {
             }
             Pools::Sqlite(pool) => {
                 let pool = pool.clone();
+                let waits = $db.waits.clone();
                 blocking(move || {
-                    let mut pooled = checkout(&pool)?;
+                    let mut pooled = waits.time(|| checkout(&pool))?;
                     let $conn: &mut SqliteConnection = &mut pooled;
                     $body
                 })
@@ -95,8 +98,8 @@ impl Default for PoolOptions {
     }
 }
 
-/// Connections of the pool right now, for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Connections of the pool right now, and the waits for them so far, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolState {
     /// Open connections, idle or in use.
     pub connections: u32,
@@ -104,6 +107,12 @@ pub struct PoolState {
     pub idle: u32,
     /// The most the pool opens.
     pub max_size: u32,
+    /// Connections handed out to requests since start.
+    pub checkouts: u64,
+    /// Total time requests waited for a connection since start, in seconds.
+    pub wait_seconds: f64,
+    /// Checkouts that failed (timed out or could not connect) since start.
+    pub checkout_failures: u64,
 }
 
 /// Sets `statement_timeout` on every pooled PostgreSQL connection.
@@ -143,6 +152,31 @@ pub struct MigrationError(pub String);
 #[derive(Clone)]
 pub struct Database {
     pools: Arc<Pools>,
+    waits: Arc<PoolWaits>,
+}
+
+/// How long requests have waited for a pooled connection, for metrics: a pool that is too
+/// small shows here before it shows as timeouts.
+#[derive(Debug, Default)]
+struct PoolWaits {
+    checkouts: AtomicU64,
+    wait_micros: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl PoolWaits {
+    /// Times one checkout and counts it.
+    fn time<T, E>(&self, checkout: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let started = std::time::Instant::now();
+        let result = checkout();
+        let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.wait_micros.fetch_add(waited, Ordering::Relaxed);
+        self.checkouts.fetch_add(1, Ordering::Relaxed);
+        if result.is_err() {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
 }
 
 enum Pools {
@@ -233,6 +267,7 @@ impl Database {
         };
         Ok(Database {
             pools: Arc::new(pools),
+            waits: Arc::new(PoolWaits::default()),
         })
     }
 
@@ -299,6 +334,9 @@ impl Database {
             connections: state.connections,
             idle: state.idle_connections,
             max_size,
+            checkouts: self.waits.checkouts.load(Ordering::Relaxed),
+            wait_seconds: self.waits.wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            checkout_failures: self.waits.failures.load(Ordering::Relaxed),
         }
     }
 

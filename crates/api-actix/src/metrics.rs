@@ -3,7 +3,7 @@
 //! Built on the `prometheus` crate because it gives each [`Metrics`] its own `Registry`: every
 //! `ApiState` (and so every test) counts on its own, with no process-wide recorder to share.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -12,7 +12,8 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Counter, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::error::ApiError;
@@ -25,7 +26,7 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A snapshot of the database connection pool.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PoolStats {
     /// Connections currently open, idle or in use.
     pub size: u32,
@@ -33,6 +34,12 @@ pub struct PoolStats {
     pub idle: u32,
     /// The most connections the pool will open.
     pub max_size: u32,
+    /// Connections handed out since start (monotonic).
+    pub checkouts: u64,
+    /// Seconds spent waiting for a connection since start (monotonic).
+    pub wait_seconds: f64,
+    /// Checkouts that failed since start (monotonic).
+    pub checkout_failures: u64,
 }
 
 /// Where `/metrics` reads the pool's state at each scrape.
@@ -127,6 +134,12 @@ struct Inner {
     pool_size: IntGauge,
     pool_idle: IntGauge,
     pool_max_size: IntGauge,
+    pool_checkouts: IntCounter,
+    pool_wait_seconds: Counter,
+    pool_checkout_failures: IntCounter,
+    /// The monotonic pool totals last exported, so each scrape adds only what is new
+    /// (serialized, so that concurrent scrapes cannot add the same delta twice).
+    pool_totals_seen: Mutex<PoolStats>,
 }
 
 impl Metrics {
@@ -177,6 +190,21 @@ impl Metrics {
         registry.register(Box::new(pool_size.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
         registry.register(Box::new(pool_max_size.clone()))?;
+        let pool_checkouts = IntCounter::new(
+            "db_pool_checkouts_total",
+            "Database connections handed out to requests.",
+        )?;
+        let pool_wait_seconds = Counter::new(
+            "db_pool_wait_seconds_total",
+            "Time requests spent waiting for a database connection.",
+        )?;
+        let pool_checkout_failures = IntCounter::new(
+            "db_pool_checkout_failures_total",
+            "Requests that got no database connection (timeout or connect error).",
+        )?;
+        registry.register(Box::new(pool_checkouts.clone()))?;
+        registry.register(Box::new(pool_wait_seconds.clone()))?;
+        registry.register(Box::new(pool_checkout_failures.clone()))?;
         // Every outcome is exposed from the start, so a rate over it never begins with a gap.
         for outcome in WebhookOutcome::ALL {
             webhook_outcomes.with_label_values(&[outcome.label()]);
@@ -191,6 +219,10 @@ impl Metrics {
             pool_size,
             pool_idle,
             pool_max_size,
+            pool_checkouts,
+            pool_wait_seconds,
+            pool_checkout_failures,
+            pool_totals_seen: Mutex::new(PoolStats::default()),
         })))
     }
 
@@ -227,6 +259,24 @@ impl Metrics {
         self.0.pool_size.set(i64::from(stats.size));
         self.0.pool_idle.set(i64::from(stats.idle));
         self.0.pool_max_size.set(i64::from(stats.max_size));
+        let mut seen = self
+            .0
+            .pool_totals_seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.0
+            .pool_checkouts
+            .inc_by(stats.checkouts.saturating_sub(seen.checkouts));
+        self.0.pool_checkout_failures.inc_by(
+            stats
+                .checkout_failures
+                .saturating_sub(seen.checkout_failures),
+        );
+        let new_wait = stats.wait_seconds - seen.wait_seconds;
+        if new_wait > 0.0 {
+            self.0.pool_wait_seconds.inc_by(new_wait);
+        }
+        *seen = stats;
     }
 
     /// Everything in the Prometheus text format.
@@ -332,5 +382,27 @@ mod tests {
             .render()
             .unwrap()
             .contains("balance_credited_minor_units_total 0"));
+    }
+
+    #[test]
+    fn pool_totals_are_exported_once_however_often_they_are_scraped() {
+        let metrics = Metrics::new().unwrap();
+        let first = PoolStats {
+            checkouts: 10,
+            wait_seconds: 0.5,
+            checkout_failures: 1,
+            ..PoolStats::default()
+        };
+        metrics.observe_pool(first);
+        metrics.observe_pool(first);
+        metrics.observe_pool(PoolStats {
+            checkouts: 15,
+            wait_seconds: 0.75,
+            ..first
+        });
+        let text = metrics.render().unwrap();
+        assert!(text.contains("db_pool_checkouts_total 15"), "{text}");
+        assert!(text.contains("db_pool_wait_seconds_total 0.75"), "{text}");
+        assert!(text.contains("db_pool_checkout_failures_total 1"), "{text}");
     }
 }

@@ -192,6 +192,9 @@ async fn metrics_count_traffic_outcomes_credits_and_pool() {
             size: 5,
             idle: 3,
             max_size: 10,
+            checkouts: 7,
+            wait_seconds: 0.25,
+            checkout_failures: 1,
         },
         ..Ports::new()
     }
@@ -237,6 +240,9 @@ async fn metrics_count_traffic_outcomes_credits_and_pool() {
         ("db_pool_size", 5.0),
         ("db_pool_idle", 3.0),
         ("db_pool_max_size", 10.0),
+        ("db_pool_checkouts_total", 7.0),
+        ("db_pool_wait_seconds_total", 0.25),
+        ("db_pool_checkout_failures_total", 1.0),
     ] {
         assert_eq!(sample(text, name), Some(value), "{name} in:\n{text}");
     }

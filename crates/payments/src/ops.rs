@@ -38,6 +38,9 @@ impl PoolStatsSource for DatabasePoolStats {
             size: state.connections,
             idle: state.idle,
             max_size: state.max_size,
+            checkouts: state.checkouts,
+            wait_seconds: state.wait_seconds,
+            checkout_failures: state.checkout_failures,
         }
     }
 }

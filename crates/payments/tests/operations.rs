@@ -155,6 +155,13 @@ async fn metrics_move_with_traffic() {
     );
     assert!(text.contains(r#"route="/api/webhook/bank/""#), "{text}");
     assert!(text.contains("db_pool_max_size 16"), "{text}");
+    let checkouts: u64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("db_pool_checkouts_total "))
+        .and_then(|value| value.parse().ok())
+        .expect("db_pool_checkouts_total");
+    assert!(checkouts >= 1, "the webhook took a connection: {text}");
+    assert!(text.contains("db_pool_wait_seconds_total"), "{text}");
 }
 
 #[tokio::test]
