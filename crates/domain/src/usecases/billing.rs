@@ -205,6 +205,21 @@ fn parse_statuses<T>(
         .collect()
 }
 
+/// A required name of 1 to 255 characters, trimmed; the reason is recorded when it is not.
+fn required_name(errors: &mut FieldErrors, field: &str, value: Option<&str>) -> Option<String> {
+    match value.map(str::trim) {
+        Some(name) if !name.is_empty() && name.chars().count() <= 255 => Some(name.to_string()),
+        Some(_) => {
+            errors.add(field, "Must be 1 to 255 characters.");
+            None
+        }
+        None => {
+            errors.add(field, "This field is required.");
+            None
+        }
+    }
+}
+
 fn parse_uuid(field: &str, text: &str) -> Result<Uuid, BillingError> {
     Uuid::try_parse(text.trim()).map_err(|_| invalid(field, "Must be a valid UUID."))
 }
@@ -539,17 +554,7 @@ impl Billing {
                 None
             }
         };
-        let name = match input.name.as_deref().map(str::trim) {
-            Some(name) if !name.is_empty() && name.chars().count() <= 255 => Some(name.to_string()),
-            Some(_) => {
-                errors.add("name", "Must be 1 to 255 characters.");
-                None
-            }
-            None => {
-                errors.add("name", "This field is required.");
-                None
-            }
-        };
+        let name = required_name(&mut errors, "name", input.name.as_deref());
         let country = match input.country.as_deref() {
             Some(text) => errors.check("country", CountryCode::parse(text)),
             None => Some(CountryCode::russia()),
@@ -716,17 +721,8 @@ impl Billing {
                 None
             }
         };
-        let display_name = match input.display_name.as_deref().map(str::trim) {
-            Some(name) if !name.is_empty() && name.chars().count() <= 255 => Some(name.to_string()),
-            Some(_) => {
-                errors.add("display_name", "Must be 1 to 255 characters.");
-                None
-            }
-            None => {
-                errors.add("display_name", "This field is required.");
-                None
-            }
-        };
+        let display_name =
+            required_name(&mut errors, "display_name", input.display_name.as_deref());
         let details = input
             .details
             .clone()
