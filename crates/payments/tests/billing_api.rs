@@ -863,3 +863,36 @@ async fn staff_manage_organizations_invoices_and_the_catalogue() {
     .await
     .expect(200);
 }
+
+/// The balance is kept in the organization's currency; a bank webhook (roubles) for an
+/// organization billed in another currency is refused and changes nothing.
+#[tokio::test]
+async fn a_webhook_for_an_organization_billed_in_another_currency_is_refused() {
+    let app = app().await;
+    let staff = app.staff_token().await;
+    app.send(
+        "POST",
+        &format!("{BILLING}/admin/organizations/"),
+        Some(&staff),
+        Some(json!({"inn": "7901234567", "name": "Euro GmbH", "country": "DE", "currency": "EUR"})),
+    )
+    .await
+    .expect(201);
+    let body = app
+        .post_webhook(&payment(&new_operation_id(), json!(100), "7901234567"))
+        .await
+        .expect(422);
+    assert!(body["error"].as_str().unwrap().contains("EUR"), "{body}");
+    let member = app.token(Role::Member, Some("7901234567")).await;
+    let balance = app
+        .send("GET", &format!("{BILLING}/balance/"), Some(&member), None)
+        .await
+        .expect(200);
+    assert_eq!(balance["data"]["balance"], "0.00");
+    assert_eq!(balance["data"]["currency"], "EUR");
+    let payments = app
+        .send("GET", &format!("{BILLING}/payments/"), Some(&member), None)
+        .await
+        .expect(200);
+    assert_eq!(payments["data"]["count"], 0);
+}
