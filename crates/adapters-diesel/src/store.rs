@@ -1000,26 +1000,7 @@ macro_rules! impl_ledger_connection {
 
                 // 3. The payment, under the unique key on operation_id: the key, not any earlier
                 //    check, decides which of concurrent deliveries is first.
-                let stored = Payment {
-                    id: PaymentId::new_random(),
-                    organization_id: OrganizationId(organization.id.0),
-                    invoice_id: None,
-                    amount: payment.amount,
-                    method: PaymentMethod::BankTransfer,
-                    status: PaymentStatus::Succeeded,
-                    transaction_reference: Some(payment.document_number.as_str().to_string()),
-                    notes: None,
-                    failure_reason: None,
-                    admin_notes: None,
-                    bank: Some(BankDetails {
-                        operation_id: payment.operation_id,
-                        document_number: payment.document_number.clone(),
-                        document_date: payment.document_date,
-                    }),
-                    created_at: now,
-                    updated_at: now,
-                    processed_at: Some(now),
-                };
+                let stored = payment.to_payment(OrganizationId(organization.id.0), now);
                 let inserted = diesel::insert_into(payments::table)
                     .values(&NewPayment::of(&stored))
                     .on_conflict(payments::operation_id)

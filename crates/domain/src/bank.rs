@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::error::FieldErrors;
 use crate::money::{Currency, Money};
-use crate::organization::Inn;
+use crate::organization::{Inn, OrganizationId};
+use crate::payment::{BankDetails, Payment, PaymentId, PaymentMethod, PaymentStatus};
 
 /// Currency of every amount the bank webhook sends.
 pub const BANK_CURRENCY: Currency = Currency::RUB;
@@ -222,6 +223,31 @@ impl BankPayment {
         }
     }
 
+    /// The payment a bank operation becomes: a `bank_transfer` that has already `succeeded`
+    /// (the money is in the account), referenced by the bank's document number.
+    pub fn to_payment(&self, organization_id: OrganizationId, now: DateTime<Utc>) -> Payment {
+        Payment {
+            id: PaymentId::new_random(),
+            organization_id,
+            invoice_id: None,
+            amount: self.amount,
+            method: PaymentMethod::BankTransfer,
+            status: PaymentStatus::Succeeded,
+            transaction_reference: Some(self.document_number.as_str().to_string()),
+            notes: None,
+            failure_reason: None,
+            admin_notes: None,
+            bank: Some(BankDetails {
+                operation_id: self.operation_id,
+                document_number: self.document_number.clone(),
+                document_date: self.document_date,
+            }),
+            created_at: now,
+            updated_at: now,
+            processed_at: Some(now),
+        }
+    }
+
     /// The dedup rule: `self` arrived under the operation id of `recorded`. Amounts compare by
     /// value (`145000` equals `145000.00`), dates as instants.
     pub fn compare(&self, recorded: &BankPayment) -> Dedup {
@@ -401,6 +427,21 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_bank_payment_becomes_a_succeeded_bank_transfer_referenced_by_its_document() {
+        let bank = BankPayment::from_raw(&valid_raw()).unwrap();
+        let organization = OrganizationId::new_random();
+        let now = Utc::now();
+        let payment = bank.to_payment(organization, now);
+        assert_eq!(payment.status, PaymentStatus::Succeeded);
+        assert_eq!(payment.method, PaymentMethod::BankTransfer);
+        assert_eq!(payment.transaction_reference.as_deref(), Some("PAY-328"));
+        assert_eq!(payment.organization_id, organization);
+        assert_eq!(payment.amount, bank.amount);
+        assert_eq!(payment.processed_at, Some(now));
+        assert_eq!(payment.bank.unwrap().operation_id, bank.operation_id);
     }
 
     #[test]
