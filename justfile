@@ -27,3 +27,7 @@ ci:
 # Apply migrations to DATABASE_URL (default: the SQLite file).
 migrate:
     cargo run -- migrate
+
+# Webhook throughput and latency over HTTP on SQLite and PostgreSQL (release build).
+bench:
+    PAYMENTS_TEST_DATABASE_URL={{pg_url}} cargo bench -p payments --bench webhooks
