@@ -39,8 +39,23 @@ use crate::store::LedgerConnection;
 
 /// Checks out a connection of whichever backend and runs `$body` with it on the blocking
 /// pool. The body is written once and compiled for both connection types.
+///
+/// `with_connection!(write: db, |conn| ...)` marks a body that writes: on SQLite it first
+/// queues on the process's writer lock. SQLite admits one writer at a time anyway; queueing
+/// in-process, before taking a pooled connection, replaces SQLite's busy-wait (sleeps of up
+/// to 100 ms between retries), which collapsed throughput under concurrent webhooks. The
+/// database's own locking (`BEGIN IMMEDIATE`, `busy_timeout`) still guards against other
+/// processes (the CLI) and still decides correctness.
 macro_rules! with_connection {
-    ($db:expr, |$conn:ident| $body:expr) => {
+    (write: $db:expr, |$conn:ident| $body:expr) => {{
+        let writer = $db.sqlite_writer.clone();
+        with_connection!(@run $db, writer, |$conn| $body)
+    }};
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        let writer: Option<Arc<std::sync::Mutex<()>>> = None;
+        with_connection!(@run $db, writer, |$conn| $body)
+    }};
+    (@run $db:expr, $writer:ident, |$conn:ident| $body:expr) => {
         match &*$db.pools {
             Pools::Postgres(pool) => {
                 let pool = pool.clone();
@@ -56,6 +71,11 @@ macro_rules! with_connection {
                 let pool = pool.clone();
                 let waits = $db.waits.clone();
                 blocking(move || {
+                    // A poisoned lock only means another writer panicked; the database
+                    // rolled its transaction back, so the queue may go on.
+                    let _queued = $writer
+                        .as_ref()
+                        .map(|w| w.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
                     let mut pooled = waits.time(|| checkout(&pool))?;
                     let $conn: &mut SqliteConnection = &mut pooled;
                     $body
@@ -153,6 +173,8 @@ pub struct MigrationError(pub String);
 pub struct Database {
     pools: Arc<Pools>,
     waits: Arc<PoolWaits>,
+    /// SQLite only: writers of this process queue here (see `with_connection!`).
+    sqlite_writer: Option<Arc<std::sync::Mutex<()>>>,
 }
 
 /// How long requests have waited for a pooled connection, for metrics: a pool that is too
@@ -265,9 +287,12 @@ impl Database {
                 })?;
             Pools::Sqlite(pool)
         };
+        let sqlite_writer =
+            matches!(pools, Pools::Sqlite(_)).then(|| Arc::new(std::sync::Mutex::new(())));
         Ok(Database {
             pools: Arc::new(pools),
             waits: Arc::new(PoolWaits::default()),
+            sqlite_writer,
         })
     }
 
@@ -418,7 +443,7 @@ impl BankPaymentStore for Database {
         now: DateTime<Utc>,
     ) -> Result<RecordOutcome, RecordError> {
         let payment = payment.clone();
-        with_connection!(self, |conn| LedgerConnection::record_bank_payment(
+        with_connection!(write: self, |conn| LedgerConnection::record_bank_payment(
             conn, &payment, now
         ))
     }
@@ -445,7 +470,7 @@ impl OrganizationStore for Database {
         organization: &Organization,
     ) -> Result<(), CreateOrganizationError> {
         let organization = organization.clone();
-        with_connection!(self, |conn| LedgerConnection::create_organization(
+        with_connection!(write: self, |conn| LedgerConnection::create_organization(
             conn,
             &organization
         ))
@@ -469,7 +494,7 @@ impl TokenStore for Database {
         token: &TokenRecord,
     ) -> Result<(), StorageError> {
         let (user, token) = (user.clone(), token.clone());
-        with_connection!(self, |conn| LedgerConnection::insert_user_with_token(
+        with_connection!(write: self, |conn| LedgerConnection::insert_user_with_token(
             conn, &user, &token
         ))
     }
@@ -480,7 +505,7 @@ impl TokenStore for Database {
     }
 
     async fn revoke_token(&self, id: TokenId, now: DateTime<Utc>) -> Result<bool, StorageError> {
-        with_connection!(self, |conn| LedgerConnection::revoke_token(conn, id, now))
+        with_connection!(write: self, |conn| LedgerConnection::revoke_token(conn, id, now))
     }
 }
 
@@ -488,7 +513,7 @@ impl TokenStore for Database {
 impl InvoiceStore for Database {
     async fn create_invoice(&self, invoice: &Invoice) -> Result<(), CreateInvoiceError> {
         let invoice = invoice.clone();
-        with_connection!(self, |conn| LedgerConnection::create_invoice(
+        with_connection!(write: self, |conn| LedgerConnection::create_invoice(
             conn, &invoice
         ))
     }
@@ -551,16 +576,16 @@ impl CatalogueStore for Database {
 
     async fn create_config(&self, config: &PaymentMethodConfig) -> Result<(), CatalogueError> {
         let config = config.clone();
-        with_connection!(self, |conn| LedgerConnection::create_config(conn, &config))
+        with_connection!(write: self, |conn| LedgerConnection::create_config(conn, &config))
     }
 
     async fn update_config(&self, config: &PaymentMethodConfig) -> Result<(), CatalogueError> {
         let config = config.clone();
-        with_connection!(self, |conn| LedgerConnection::update_config(conn, &config))
+        with_connection!(write: self, |conn| LedgerConnection::update_config(conn, &config))
     }
 
     async fn delete_config(&self, id: Uuid) -> Result<(), CatalogueError> {
-        with_connection!(self, |conn| LedgerConnection::delete_config(conn, id))
+        with_connection!(write: self, |conn| LedgerConnection::delete_config(conn, id))
     }
 
     async fn list_overrides(
@@ -575,7 +600,7 @@ impl CatalogueStore for Database {
 
     async fn upsert_override(&self, setting: &AccountPaymentMethod) -> Result<(), StorageError> {
         let setting = setting.clone();
-        with_connection!(self, |conn| LedgerConnection::upsert_override(
+        with_connection!(write: self, |conn| LedgerConnection::upsert_override(
             conn, &setting
         ))
     }
@@ -585,7 +610,7 @@ impl CatalogueStore for Database {
         organization_id: OrganizationId,
         method: PaymentMethod,
     ) -> Result<(), CatalogueError> {
-        with_connection!(self, |conn| LedgerConnection::delete_override(
+        with_connection!(write: self, |conn| LedgerConnection::delete_override(
             conn,
             organization_id,
             method
@@ -600,7 +625,7 @@ impl ManualPaymentStore for Database {
         submission: &ManualSubmission,
     ) -> Result<SubmitOutcome, SubmitError> {
         let submission = submission.clone();
-        with_connection!(self, |conn| LedgerConnection::submit_manual_payment(
+        with_connection!(write: self, |conn| LedgerConnection::submit_manual_payment(
             conn,
             &submission
         ))
@@ -616,7 +641,7 @@ impl StaffActionStore for Database {
         now: DateTime<Utc>,
     ) -> Result<StaffActionOutcome, StaffActionStoreError> {
         let action = action.clone();
-        with_connection!(self, |conn| LedgerConnection::apply_staff_action(
+        with_connection!(write: self, |conn| LedgerConnection::apply_staff_action(
             conn, payment_id, &action, now
         ))
     }
@@ -637,7 +662,7 @@ impl WebhookSecretStore for Database {
     ) -> Result<WebhookSecret, StorageError> {
         let candidate = candidate.clone();
         let now = Utc::now();
-        with_connection!(self, |conn| LedgerConnection::load_or_store_secret(
+        with_connection!(write: self, |conn| LedgerConnection::load_or_store_secret(
             conn, &candidate, now
         ))
     }
