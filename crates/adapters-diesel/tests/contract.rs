@@ -214,6 +214,32 @@ async fn concurrent_deliveries_of_one_operation_credit_once(db: &TestDatabase) {
     );
 }
 
+/// Two pools on one database, as two processes (or two instances) would have: nothing in
+/// process memory is shared, so only the database can keep the payment single.
+async fn deliveries_through_separate_pools_credit_once(db: &TestDatabase) {
+    let options = payments_adapters_diesel::test_support::test_pool_options();
+    let pools = [
+        payments_adapters_diesel::Database::connect(db.url(), options.clone()).unwrap(),
+        payments_adapters_diesel::Database::connect(db.url(), options).unwrap(),
+    ];
+    let payment = bank_payment("75.00", INN);
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let database = pools[i % 2].clone();
+            let payment = payment.clone();
+            tokio::spawn(async move { database.record_bank_payment(&payment, now()).await })
+        })
+        .collect();
+    let mut recorded = 0;
+    for task in tasks {
+        if let RecordOutcome::Recorded { .. } = task.await.unwrap().unwrap() {
+            recorded += 1;
+        }
+    }
+    assert_eq!(recorded, 1);
+    assert_eq!(snapshot(db, INN).await, (rub("75.00"), 1, 1, 1));
+}
+
 async fn concurrent_reuse_of_one_operation_with_many_inns_creates_one_organization(
     db: &TestDatabase,
 ) {
@@ -420,6 +446,7 @@ contract_tests!(
     the_same_operation_id_again_is_already_recorded_and_changes_nothing,
     the_same_operation_id_with_another_inn_creates_no_organization,
     concurrent_deliveries_of_one_operation_credit_once,
+    deliveries_through_separate_pools_credit_once,
     concurrent_reuse_of_one_operation_with_many_inns_creates_one_organization,
     concurrent_distinct_payments_to_one_inn_are_all_credited,
     a_hundred_dimes_make_exactly_ten,
