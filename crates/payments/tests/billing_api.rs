@@ -3,59 +3,14 @@
 
 mod helpers;
 
-use helpers::{new_operation_id, payment, spawn_app, Backend, TestApp};
+use helpers::{new_operation_id, payment, spawn_app, tenant, Backend, TestApp, BILLING};
 use payments_domain::auth::Role;
 use serde_json::{json, Value};
-
-const BILLING: &str = "/api/v1/billing";
 
 async fn app() -> TestApp {
     spawn_app(Backend::Sqlite)
         .await
         .expect("sqlite is always available")
-}
-
-/// A staff token, an organization, a pending invoice of 139.00 and a member token.
-struct Tenant {
-    staff: String,
-    member: String,
-    organization_id: String,
-    inn: String,
-    invoice_id: String,
-}
-
-async fn tenant(app: &TestApp, inn: &str) -> Tenant {
-    let staff = app.staff_token().await;
-    let org = app
-        .send(
-            "POST",
-            &format!("{BILLING}/admin/organizations/"),
-            Some(&staff),
-            Some(json!({"inn": inn, "name": "Acme"})),
-        )
-        .await
-        .expect(201);
-    assert_eq!(org["success"], true);
-    let organization_id = org["data"]["id"].as_str().unwrap().to_string();
-    let invoice = app
-        .send(
-            "POST",
-            &format!("{BILLING}/admin/invoices/"),
-            Some(&staff),
-            Some(json!({"organization_id": organization_id, "amount": "139"})),
-        )
-        .await
-        .expect(201);
-    assert_eq!(invoice["data"]["status"], "pending");
-    assert_eq!(invoice["data"]["amount"], "139.00");
-    let member = app.token(Role::Member, Some(inn)).await;
-    Tenant {
-        staff,
-        member,
-        organization_id,
-        inn: inn.to_string(),
-        invoice_id: invoice["data"]["id"].as_str().unwrap().to_string(),
-    }
 }
 
 fn manual(invoice_id: &str, method: &str) -> Value {

@@ -6,12 +6,9 @@ mod helpers;
 
 use std::sync::Arc;
 
-use helpers::{spawn_app, Backend, TestApp};
-use payments_domain::auth::Role;
+use helpers::{spawn_app, tenant, Backend, TestApp, BILLING};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
-
-const BILLING: &str = "/api/v1/billing";
 
 struct Setup {
     app: Arc<TestApp>,
@@ -22,31 +19,12 @@ struct Setup {
 
 async fn setup(backend: Backend) -> Option<Setup> {
     let app = spawn_app(backend).await?;
-    let staff = app.staff_token().await;
-    let org = app
-        .send(
-            "POST",
-            &format!("{BILLING}/admin/organizations/"),
-            Some(&staff),
-            Some(json!({"inn": "7701234567", "name": "Acme"})),
-        )
-        .await
-        .expect(201);
-    let invoice = app
-        .send(
-            "POST",
-            &format!("{BILLING}/admin/invoices/"),
-            Some(&staff),
-            Some(json!({"organization_id": org["data"]["id"], "amount": "139.00"})),
-        )
-        .await
-        .expect(201);
-    let member = app.token(Role::Member, Some("7701234567")).await;
+    let t = tenant(&app, "7701234567").await;
     Some(Setup {
         app: Arc::new(app),
-        staff,
-        member,
-        invoice_id: invoice["data"]["id"].as_str().unwrap().to_string(),
+        staff: t.staff,
+        member: t.member,
+        invoice_id: t.invoice_id,
     })
 }
 

@@ -37,6 +37,8 @@ macro_rules! on_both_backends {
     };
 }
 
+pub const BILLING: &str = "/api/v1/billing";
+
 pub const SECRET: &str = "test-webhook-secret";
 pub const INN: &str = "1234567890";
 
@@ -300,4 +302,47 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 pub fn sign_at(secret: &str, body: &[u8], timestamp: i64) -> String {
     let secret = WebhookSecret::new(secret).expect("secret");
     signature::sign(&secret, timestamp, body)
+}
+
+/// A staff token, an organization, a pending invoice of 139.00 and a member token.
+pub struct Tenant {
+    pub staff: String,
+    pub member: String,
+    pub organization_id: String,
+    pub inn: String,
+    pub invoice_id: String,
+}
+
+pub async fn tenant(app: &TestApp, inn: &str) -> Tenant {
+    let staff = app.staff_token().await;
+    let org = app
+        .send(
+            "POST",
+            &format!("{BILLING}/admin/organizations/"),
+            Some(&staff),
+            Some(json!({"inn": inn, "name": "Acme"})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(org["success"], true);
+    let organization_id = org["data"]["id"].as_str().unwrap().to_string();
+    let invoice = app
+        .send(
+            "POST",
+            &format!("{BILLING}/admin/invoices/"),
+            Some(&staff),
+            Some(json!({"organization_id": organization_id, "amount": "139"})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(invoice["data"]["status"], "pending");
+    assert_eq!(invoice["data"]["amount"], "139.00");
+    let member = app.token(Role::Member, Some(inn)).await;
+    Tenant {
+        staff,
+        member,
+        organization_id,
+        inn: inn.to_string(),
+        invoice_id: invoice["data"]["id"].as_str().unwrap().to_string(),
+    }
 }
