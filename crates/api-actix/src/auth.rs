@@ -100,7 +100,17 @@ impl FromRequest for Call {
             let outcome = match state {
                 Ok(state) => authenticate(&state, &authorization)
                     .await
-                    .map(|principal| (principal, state)),
+                    .and_then(|principal| {
+                        // Counted per token, after authentication: an anonymous caller cannot
+                        // spend anyone's quota.
+                        state
+                            .rate_limit
+                            .check(principal.token_id.0)
+                            .map_err(|wait| ApiError::TooManyRequests {
+                                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+                            })?;
+                        Ok((principal, state))
+                    }),
                 Err(error) => Err(error),
             };
             match outcome {

@@ -75,6 +75,9 @@ pub enum ApiError {
     /// The handler took longer than `HttpSettings::request_timeout`.
     #[error("Request timed out")]
     TimedOut,
+    /// The token spent its quota; `retry_after` whole seconds until the next request passes.
+    #[error("Too many requests; retry after {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     /// A client error raised by actix itself that has no more specific mapping.
     #[error("Bad request")]
     BadRequest,
@@ -107,6 +110,7 @@ impl ResponseError for ApiError {
             }
             Self::Refused(_) | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -140,6 +144,9 @@ impl ApiError {
             }
             Self::Unavailable | Self::TimedOut => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::TooManyRequests { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             _ => {}
         }

@@ -50,6 +50,7 @@ mod health;
 mod metrics;
 mod observability;
 mod openapi;
+mod ratelimit;
 mod routes;
 mod webhook;
 
@@ -72,6 +73,7 @@ pub use health::{AlwaysReady, ReadinessCheck};
 pub use metrics::{Metrics, PoolStats, PoolStatsSource, WebhookOutcome, PROMETHEUS_CONTENT_TYPE};
 pub use observability::{RequestId, RequestSpan, REQUEST_ID_HEADER};
 pub use openapi::{openapi, ErrorBody, FailureBody, InvalidDataBody};
+pub use ratelimit::RateLimit;
 pub use routes::{routes, Endpoint};
 
 /// The use cases the handlers call, how requests are authenticated, and the operational hooks.
@@ -90,6 +92,8 @@ pub struct ApiState {
     /// Where every metric is counted. One per server: the App is built once per worker
     /// thread, and all workers must count in the same registry.
     pub metrics: Metrics,
+    /// The billing API's per-token quota (429 past it). One per server, like `metrics`.
+    pub rate_limit: RateLimit,
 }
 
 /// How webhooks (and, with them, balance reads) are authenticated.

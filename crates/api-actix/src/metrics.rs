@@ -115,7 +115,8 @@ impl WebhookOutcome {
             | ApiError::Rejected(_)
             | ApiError::Forbidden(_)
             | ApiError::Unprocessable(_)
-            | ApiError::MethodNotAllowed { .. } => Self::Rejected,
+            | ApiError::MethodNotAllowed { .. }
+            | ApiError::TooManyRequests { .. } => Self::Rejected,
         }
     }
 }

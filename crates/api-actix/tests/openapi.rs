@@ -6,7 +6,7 @@ mod support;
 use actix_web::dev::Service;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::test::{self, TestRequest};
-use payments_api_actix::{app, routes, HttpSettings, ReadinessCheck};
+use payments_api_actix::{app, routes, HttpSettings, RateLimit, ReadinessCheck};
 use payments_domain::auth::Role;
 use payments_domain::billing::{ManualPaymentError, StaffActionError};
 use payments_domain::invoice::InvoiceStatus;
@@ -339,9 +339,9 @@ async fn every_documented_response_matches_a_real_one() {
         }
     }
     // Webhook 9, balance 5, healthz 1, readyz 2, metrics 1, openapi 1, docs 1 + 1; billing:
-    // 23 operations with 401, 403, 405, 503 each, 413 and 415 on the 9 with a body, and
+    // 23 operations with 401, 403, 405, 429, 503 each, 413 and 415 on the 9 with a body, and
     // their own outcomes (16 member, 42 staff).
-    assert_eq!(checked, 21 + 23 * 4 + 9 * 2 + 16 + 42);
+    assert_eq!(checked, 21 + 23 * 5 + 9 * 2 + 16 + 42);
 }
 
 #[test]
@@ -522,6 +522,19 @@ async fn billing_answer(method: &str, path: &str, status: u16) -> Option<Answer>
         503 => {
             let down = |mocks: &mut BillingMocks| *mocks = BillingMocks::down();
             as_role(admin, |token| request(Some(token)), down).await
+        }
+        429 => {
+            // A quota of one a minute; the other role's requests are refused before any port
+            // is asked, so the first one only spends the quota.
+            let (member, staff) = (member_of(&acme()), staff());
+            let other_role = if admin { &member } else { &staff };
+            Ports {
+                rate_limit: RateLimit::per_minute(1),
+                ..Ports::new()
+            }
+            .with_tokens(&[&member, &staff])
+            .call_after(request(Some(other_role)), request(Some(other_role)))
+            .await
         }
         _ => return own_billing_answer(method, path.trim_start_matches(BILLING), status).await,
     };

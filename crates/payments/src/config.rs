@@ -137,6 +137,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYMENTS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Billing API requests per minute per token (429 past it); 0 turns the limit off.
+    #[arg(long, env = "PAYMENTS_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
+
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "PAYMENTS_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -154,6 +158,7 @@ impl Default for ServeArgs {
             legacy_open: false,
             body_limit_bytes: 64 * 1024,
             request_timeout_secs: 30,
+            rate_limit_per_minute: 600,
             shutdown_grace_secs: 30,
             workers: None,
         }

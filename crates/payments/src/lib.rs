@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use payments_adapters_diesel::Database;
-use payments_api_actix::{ApiState, HttpSettings, Metrics, WebhookAuth};
+use payments_api_actix::{ApiState, HttpSettings, Metrics, RateLimit, WebhookAuth};
 use payments_domain::ports::WebhookSecretStore;
 use payments_domain::signature::WebhookSecret;
 use payments_domain::usecases::{Authenticate, Billing, ReadBalance, ReceiveBankPayment};
@@ -105,6 +105,7 @@ impl Application {
             pool_stats,
             // One registry for all workers (the App is built once per worker thread).
             metrics: Metrics::new().context("building the metrics registry")?,
+            rate_limit: RateLimit::per_minute(args.rate_limit_per_minute),
         };
         let settings = HttpSettings {
             body_limit_bytes: args.body_limit_bytes,

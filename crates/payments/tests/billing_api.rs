@@ -851,3 +851,44 @@ async fn a_webhook_for_an_organization_billed_in_another_currency_is_refused() {
         .expect(200);
     assert_eq!(payments["data"]["count"], 0);
 }
+
+#[tokio::test]
+async fn each_token_has_a_quota_of_billing_requests() {
+    let app = helpers::spawn_with(Backend::Sqlite, |args| {
+        args.webhook_secrets = vec![helpers::SECRET.into()];
+        args.rate_limit_per_minute = 3;
+    })
+    .await
+    .unwrap();
+    let t = tenant(&app, "7701234567").await; // the staff token spends 2 of its 3
+    for _ in 0..3 {
+        app.send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
+            .await
+            .expect(200);
+    }
+    let limited = app
+        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
+        .await;
+    let body = limited.expect(429);
+    assert_eq!(body["success"], false);
+    let retry_after: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    // Other tokens keep their own quota; the bank webhook is not limited.
+    app.send(
+        "GET",
+        &format!("{BILLING}/admin/organizations/"),
+        Some(&t.staff),
+        None,
+    )
+    .await
+    .expect(200);
+    for _ in 0..5 {
+        app.post_webhook(&payment(&new_operation_id(), json!(1), &t.inn))
+            .await
+            .expect(200);
+    }
+}

@@ -227,6 +227,17 @@ pub(crate) fn document_common_responses(openapi: &mut OpenApiDocument) {
                 .header("WWW-Authenticate", header("`Bearer`")),
             );
             add(
+                "429",
+                failure(
+                    "The token has spent its quota of billing requests per minute",
+                    examples::fail("Too many requests; retry after 60 s"),
+                )
+                .header(
+                    "Retry-After",
+                    header("Seconds until the next request passes"),
+                ),
+            );
+            add(
                 "403",
                 failure(
                     "The caller's role may not use this endpoint (members use the tenant \

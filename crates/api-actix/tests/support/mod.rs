@@ -13,7 +13,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use chrono::Utc;
 use payments_api_actix::{
-    app, AlwaysReady, ApiState, HttpSettings, Metrics, PoolStats, ReadinessCheck, WebhookAuth,
+    app, AlwaysReady, ApiState, HttpSettings, Metrics, PoolStats, RateLimit, ReadinessCheck,
+    WebhookAuth,
 };
 use payments_domain::auth::{NewToken, Role, User};
 use payments_domain::bank::{RawBankPayment, RawField};
@@ -48,6 +49,7 @@ pub struct Ports {
     pub settings: HttpSettings,
     pub readiness: Arc<dyn ReadinessCheck>,
     pub pool_stats: PoolStats,
+    pub rate_limit: RateLimit,
 }
 
 impl Ports {
@@ -67,6 +69,7 @@ impl Ports {
             settings: HttpSettings::default(),
             readiness: Arc::new(AlwaysReady),
             pool_stats: PoolStats::default(),
+            rate_limit: RateLimit::unlimited(),
         }
     }
 
@@ -141,11 +144,21 @@ impl Ports {
             readiness: self.readiness,
             pool_stats: Arc::new(move || pool_stats),
             metrics: Metrics::new().unwrap(),
+            rate_limit: self.rate_limit,
         }
     }
 
     pub async fn call(self, request: TestRequest) -> Answer {
         self.call_with(request, |_| {}).await
+    }
+
+    /// Sends `first`, then answers `second`, on one app (for state that requests share, such
+    /// as the rate limit).
+    pub async fn call_after(self, first: TestRequest, second: TestRequest) -> Answer {
+        let settings = self.settings;
+        let service = test::init_service(app(self.state(), settings)).await;
+        let _ = service.call(first.to_request()).await.unwrap();
+        Answer::read(service.call(second.to_request()).await.unwrap()).await
     }
 
     /// Like `call`, with a last change to the headers `TestRequest` sets itself.
