@@ -38,6 +38,9 @@
 //!    the bank retries on 503 and the retry is answered as a duplicate, so nothing is credited
 //!    twice.
 //!
+//! Billing requests are authenticated before anything else about them is read, then counted
+//! against the token's quota ([`RateLimit`]; 429 with `Retry-After` past it).
+//!
 //! The routes come from one table ([`Endpoint`]), which the OpenAPI description is checked
 //! against, so an undocumented route fails the tests.
 
