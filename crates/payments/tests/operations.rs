@@ -321,3 +321,25 @@ async fn ledger_verify_passes_on_a_healthy_ledger_and_names_a_broken_organizatio
     assert!(stderr.contains("1234567890"), "{stderr}");
     assert!(!stderr.contains("organization 5555555555"), "{stderr}");
 }
+
+#[tokio::test]
+async fn readiness_waits_for_migrations() {
+    use payments_api_actix::ReadinessCheck;
+    let dir =
+        std::env::temp_dir().join(format!("payments-ready-{}", uuid::Uuid::new_v4().simple()));
+    let database = payments_adapters_diesel::Database::connect(
+        &dir.join("db.sqlite3").display().to_string(),
+        payments_adapters_diesel::PoolOptions::default(),
+    )
+    .unwrap();
+    let readiness = payments::ops::DatabaseReadiness(database.clone());
+    assert_eq!(
+        readiness.check().await,
+        Err("database migrations pending".to_string())
+    );
+    payments::migrate(&database).await.unwrap();
+    assert_eq!(readiness.check().await, Ok(()));
+    drop(readiness);
+    drop(database);
+    let _ = std::fs::remove_dir_all(dir);
+}
