@@ -23,12 +23,7 @@ async fn the_readme_walkthrough_end_to_end() {
     let t = tenant(&app, "7701234567").await;
 
     let methods = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payment-methods/available/"),
-            Some(&t.member),
-            None,
-        )
+        .billing_get("/payment-methods/available/", &t.member)
         .await
         .expect(200);
     assert_eq!(methods["data"]["country"], "RU");
@@ -42,10 +37,10 @@ async fn the_readme_walkthrough_end_to_end() {
     assert!(names.contains(&"bank_transfer"), "{methods}");
 
     let created = app
-        .send(
+        .billing(
             "POST",
-            &format!("{BILLING}/payments/manual/"),
-            Some(&t.member),
+            "/payments/manual/",
+            &t.member,
             Some(manual(&t.invoice_id, "bank_transfer")),
         )
         .await
@@ -60,40 +55,29 @@ async fn the_readme_walkthrough_end_to_end() {
     );
     let payment_id = created["data"]["id"].as_str().unwrap().to_string();
 
-    let balance = app
-        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
-        .await
-        .expect(200);
+    let balance = app.billing_get("/balance/", &t.member).await.expect(200);
     assert_eq!(
         balance["data"]["balance"], "0.00",
         "nothing moves before approval"
     );
 
     let approved = app
-        .send(
+        .billing(
             "POST",
-            &format!("{BILLING}/admin/payments/{payment_id}/approve/"),
-            Some(&t.staff),
+            &format!("/admin/payments/{payment_id}/approve/"),
+            &t.staff,
             Some(json!({"admin_notes": "seen on the statement"})),
         )
         .await
         .expect(200);
     assert_eq!(approved["data"]["status"], "succeeded");
 
-    let balance = app
-        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
-        .await
-        .expect(200);
+    let balance = app.billing_get("/balance/", &t.member).await.expect(200);
     assert_eq!(balance["data"]["balance"], "139.00");
     assert_eq!(balance["data"]["currency"], "RUB");
 
     let transactions = app
-        .send(
-            "GET",
-            &format!("{BILLING}/transactions/"),
-            Some(&t.member),
-            None,
-        )
+        .billing_get("/transactions/", &t.member)
         .await
         .expect(200);
     assert_eq!(transactions["data"]["count"], 1);
@@ -103,25 +87,12 @@ async fn the_readme_walkthrough_end_to_end() {
     assert_eq!(entry["payment_id"], payment_id.as_str());
 
     let invoice = app
-        .send(
-            "GET",
-            &format!("{BILLING}/invoices/{}/", t.invoice_id),
-            Some(&t.member),
-            None,
-        )
+        .billing_get(&format!("/invoices/{}/", t.invoice_id), &t.member)
         .await
         .expect(200);
     assert_eq!(invoice["data"]["status"], "paid");
 
-    let listed = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payments/"),
-            Some(&t.member),
-            None,
-        )
-        .await
-        .expect(200);
+    let listed = app.billing_get("/payments/", &t.member).await.expect(200);
     assert_eq!(listed["data"]["count"], 1);
     let row = &listed["data"]["results"][0];
     assert_eq!(row["status"], "succeeded");
@@ -148,9 +119,7 @@ async fn the_readme_walkthrough_end_to_end() {
 async fn every_body_and_header_carries_the_request_id() {
     let app = app().await;
     let t = tenant(&app, "7701234567").await;
-    let answer = app
-        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
-        .await;
+    let answer = app.billing_get("/balance/", &t.member).await;
     let body = answer.expect(200);
     let header = answer.headers["x-request-id"].to_str().unwrap();
     assert_eq!(body["request_id"], header);
@@ -177,34 +146,17 @@ async fn authentication_and_roles() {
         .send("GET", &format!("{BILLING}/payments/"), None, None)
         .await;
     assert_eq!(answer.expect(401)["success"], false);
-    app.send(
-        "GET",
-        &format!("{BILLING}/payments/"),
-        Some("pay_unknown"),
-        None,
-    )
-    .await
-    .expect(401);
+    app.billing_get("/payments/", "pay_unknown")
+        .await
+        .expect(401);
     // Members never reach staff routes; staff never browse through tenant routes.
-    app.send(
-        "GET",
-        &format!("{BILLING}/admin/payments/"),
-        Some(&t.member),
-        None,
-    )
-    .await
-    .expect(403);
-    app.send(
-        "GET",
-        &format!("{BILLING}/admin/organizations/"),
-        Some(&t.member),
-        None,
-    )
-    .await
-    .expect(403);
-    app.send("GET", &format!("{BILLING}/payments/"), Some(&t.staff), None)
+    app.billing_get("/admin/payments/", &t.member)
         .await
         .expect(403);
+    app.billing_get("/admin/organizations/", &t.member)
+        .await
+        .expect(403);
+    app.billing_get("/payments/", &t.staff).await.expect(403);
 }
 
 #[tokio::test]
@@ -213,10 +165,10 @@ async fn members_never_see_another_organization() {
     let mine = tenant(&app, "7701234567").await;
     let theirs = tenant(&app, "7801234567").await;
     let created = app
-        .send(
+        .billing(
             "POST",
-            &format!("{BILLING}/payments/manual/"),
-            Some(&theirs.member),
+            "/payments/manual/",
+            &theirs.member,
             Some(manual(&theirs.invoice_id, "bank_transfer")),
         )
         .await
@@ -224,28 +176,22 @@ async fn members_never_see_another_organization() {
     let their_payment = created["data"]["id"].as_str().unwrap().to_string();
 
     for path in [
-        format!("{BILLING}/payments/{their_payment}/"),
-        format!("{BILLING}/invoices/{}/", theirs.invoice_id),
+        format!("/payments/{their_payment}/"),
+        format!("/invoices/{}/", theirs.invoice_id),
     ] {
-        let body = app
-            .send("GET", &path, Some(&mine.member), None)
-            .await
-            .expect(404);
+        let body = app.billing_get(&path, &mine.member).await.expect(404);
         assert_eq!(body["success"], false, "{path}");
     }
-    app.send(
+    app.billing(
         "POST",
-        &format!("{BILLING}/payments/manual/"),
-        Some(&mine.member),
+        "/payments/manual/",
+        &mine.member,
         Some(manual(&theirs.invoice_id, "bank_transfer")),
     )
     .await
     .expect(404);
     for path in ["/payments/", "/invoices/", "/transactions/"] {
-        let list = app
-            .send("GET", &format!("{BILLING}{path}"), Some(&mine.member), None)
-            .await
-            .expect(200);
+        let list = app.billing_get(path, &mine.member).await.expect(200);
         let ids: Vec<&str> = list["data"]["results"]
             .as_array()
             .unwrap()
@@ -256,11 +202,9 @@ async fn members_never_see_another_organization() {
         assert!(!ids.contains(&theirs.invoice_id.as_str()), "{path}");
     }
     let filtered = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payments/?invoice_id={}", theirs.invoice_id),
-            Some(&mine.member),
-            None,
+        .billing_get(
+            &format!("/payments/?invoice_id={}", theirs.invoice_id),
+            &mine.member,
         )
         .await
         .expect(200);
@@ -268,49 +212,43 @@ async fn members_never_see_another_organization() {
     // The bank-webhook balance endpoint: a member of another organization gets 404.
     let answer = app.balance(&theirs.inn, &mine.member).await;
     answer.expect(404);
-    let _ = mine.organization_id;
 }
 
 #[tokio::test]
 async fn manual_payment_rules() {
     let app = app().await;
     let t = tenant(&app, "7701234567").await;
-    let url = format!("{BILLING}/payments/manual/");
+    let url = "/payments/manual/";
 
     let body = app
-        .send("POST", &url, Some(&t.member), Some(json!({})))
+        .billing("POST", url, &t.member, Some(json!({})))
         .await
         .expect(400);
     for field in ["invoice_id", "payment_method", "transaction_reference"] {
         assert!(body["errors"][field].is_array(), "{field}: {body}");
     }
     let body = app
-        .send(
-            "POST",
-            &url,
-            Some(&t.member),
-            Some(manual(&t.invoice_id, "card")),
-        )
+        .billing("POST", url, &t.member, Some(manual(&t.invoice_id, "card")))
         .await
         .expect(400);
     assert!(body["errors"]["payment_method"].is_array(), "{body}");
 
     // A method the organization has switched off is not available.
-    app.send(
+    app.billing(
         "POST",
         &format!(
-            "{BILLING}/admin/organizations/{}/payment-methods/",
+            "/admin/organizations/{}/payment-methods/",
             t.organization_id
         ),
-        Some(&t.staff),
+        &t.staff,
         Some(json!({"payment_method": "local_wallet", "is_enabled": false, "is_default": false})),
     )
     .await
     .expect(200);
-    app.send(
+    app.billing(
         "POST",
-        &url,
-        Some(&t.member),
+        url,
+        &t.member,
         Some(manual(&t.invoice_id, "local_wallet")),
     )
     .await
@@ -320,14 +258,14 @@ async fn manual_payment_rules() {
     let aliased =
         json!({"invoice_id": t.invoice_id, "payment_method": "bank_transfer", "reference": "R-9"});
     let first = app
-        .send("POST", &url, Some(&t.member), Some(aliased))
+        .billing("POST", url, &t.member, Some(aliased))
         .await
         .expect(201);
     // A second payment waiting for approval on the same invoice: 409.
-    app.send(
+    app.billing(
         "POST",
-        &url,
-        Some(&t.member),
+        url,
+        &t.member,
         Some(manual(&t.invoice_id, "bank_transfer")),
     )
     .await
@@ -335,18 +273,18 @@ async fn manual_payment_rules() {
 
     // Once paid, the invoice takes no more payments: 400.
     let id = first["data"]["id"].as_str().unwrap();
-    app.send(
+    app.billing(
         "POST",
-        &format!("{BILLING}/admin/payments/{id}/approve/"),
-        Some(&t.staff),
+        &format!("/admin/payments/{id}/approve/"),
+        &t.staff,
         Some(json!({})),
     )
     .await
     .expect(200);
-    app.send(
+    app.billing(
         "POST",
-        &url,
-        Some(&t.member),
+        url,
+        &t.member,
         Some(manual(&t.invoice_id, "bank_transfer")),
     )
     .await
@@ -377,15 +315,7 @@ async fn idempotency_key_replays_the_same_answer_and_refuses_other_bodies() {
         .await
         .unwrap();
     assert_eq!(other.status().as_u16(), 409);
-    let listed = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payments/"),
-            Some(&t.member),
-            None,
-        )
-        .await
-        .expect(200);
+    let listed = app.billing_get("/payments/", &t.member).await.expect(200);
     assert_eq!(listed["data"]["count"], 1);
 }
 
@@ -394,71 +324,60 @@ async fn staff_actions_follow_the_state_machine() {
     let app = app().await;
     let t = tenant(&app, "7701234567").await;
     let created = app
-        .send(
+        .billing(
             "POST",
-            &format!("{BILLING}/payments/manual/"),
-            Some(&t.member),
+            "/payments/manual/",
+            &t.member,
             Some(manual(&t.invoice_id, "bank_transfer")),
         )
         .await
         .expect(201);
     let id = created["data"]["id"].as_str().unwrap().to_string();
-    let action = |name: &str| format!("{BILLING}/admin/payments/{id}/{name}/");
+    let action = |name: &str| format!("/admin/payments/{id}/{name}/");
 
     // Reject needs a reason.
-    app.send("POST", &action("reject"), Some(&t.staff), Some(json!({})))
+    app.billing("POST", &action("reject"), &t.staff, Some(json!({})))
         .await
         .expect(400);
     // Refund of a payment that has not succeeded: 409 naming the states.
     let body = app
-        .send("POST", &action("refund"), Some(&t.staff), Some(json!({})))
+        .billing("POST", &action("refund"), &t.staff, Some(json!({})))
         .await
         .expect(409);
     assert_eq!(body["current_status"], "pending_approval", "{body}");
     assert_eq!(body["required_statuses"], json!(["succeeded"]));
 
-    app.send("POST", &action("approve"), Some(&t.staff), Some(json!({})))
+    app.billing("POST", &action("approve"), &t.staff, Some(json!({})))
         .await
         .expect(200);
     // Approving again: same answer, no second credit.
     let again = app
-        .send("POST", &action("approve"), Some(&t.staff), Some(json!({})))
+        .billing("POST", &action("approve"), &t.staff, Some(json!({})))
         .await
         .expect(200);
     assert_eq!(again["data"]["status"], "succeeded");
     let body = app
-        .send(
+        .billing(
             "POST",
             &action("reject"),
-            Some(&t.staff),
+            &t.staff,
             Some(json!({"admin_notes": "late"})),
         )
         .await
         .expect(409);
     assert_eq!(body["current_status"], "succeeded");
-    let balance = app
-        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
-        .await
-        .expect(200);
+    let balance = app.billing_get("/balance/", &t.member).await.expect(200);
     assert_eq!(balance["data"]["balance"], "139.00");
 
     let refunded = app
-        .send("POST", &action("refund"), Some(&t.staff), Some(json!({})))
+        .billing("POST", &action("refund"), &t.staff, Some(json!({})))
         .await
         .expect(200);
     assert_eq!(refunded["data"]["status"], "refunded");
-    let balance = app
-        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
-        .await
-        .expect(200);
+    let balance = app.billing_get("/balance/", &t.member).await.expect(200);
     assert_eq!(balance["data"]["balance"], "0.00");
     let log = app
-        .send(
-            "GET",
-            &format!("{BILLING}/transactions/"),
-            Some(&t.member),
-            None,
-        )
+        .billing_get("/transactions/", &t.member)
         .await
         .expect(200);
     assert_eq!(log["data"]["count"], 2);
@@ -467,10 +386,10 @@ async fn staff_actions_follow_the_state_machine() {
         "newest first"
     );
 
-    app.send(
+    app.billing(
         "POST",
-        &format!("{BILLING}/admin/payments/{}/approve/", uuid::Uuid::new_v4()),
-        Some(&t.staff),
+        &format!("/admin/payments/{}/approve/", uuid::Uuid::new_v4()),
+        &t.staff,
         Some(json!({})),
     )
     .await
@@ -481,22 +400,22 @@ async fn staff_actions_follow_the_state_machine() {
 async fn rejection_keeps_the_invoice_payable() {
     let app = app().await;
     let t = tenant(&app, "7701234567").await;
-    let url = format!("{BILLING}/payments/manual/");
+    let url = "/payments/manual/";
     let created = app
-        .send(
+        .billing(
             "POST",
-            &url,
-            Some(&t.member),
+            url,
+            &t.member,
             Some(manual(&t.invoice_id, "bank_transfer")),
         )
         .await
         .expect(201);
     let id = created["data"]["id"].as_str().unwrap();
     let rejected = app
-        .send(
+        .billing(
             "POST",
-            &format!("{BILLING}/admin/payments/{id}/reject/"),
-            Some(&t.staff),
+            &format!("/admin/payments/{id}/reject/"),
+            &t.staff,
             Some(json!({"admin_notes": "no transfer found"})),
         )
         .await
@@ -504,19 +423,14 @@ async fn rejection_keeps_the_invoice_payable() {
     assert_eq!(rejected["data"]["status"], "failed");
     assert_eq!(rejected["data"]["failure_reason"], "no transfer found");
     let invoice = app
-        .send(
-            "GET",
-            &format!("{BILLING}/invoices/{}/", t.invoice_id),
-            Some(&t.member),
-            None,
-        )
+        .billing_get(&format!("/invoices/{}/", t.invoice_id), &t.member)
         .await
         .expect(200);
     assert_eq!(invoice["data"]["status"], "pending");
-    app.send(
+    app.billing(
         "POST",
-        &url,
-        Some(&t.member),
+        url,
+        &t.member,
         Some(manual(&t.invoice_id, "bank_transfer")),
     )
     .await
@@ -534,11 +448,9 @@ async fn webhook_payments_are_listed_and_refundable() {
         .await
         .expect(200);
     let list = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payments/?payment_method=bank_transfer&status=completed"),
-            Some(&t.member),
-            None,
+        .billing_get(
+            "/payments/?payment_method=bank_transfer&status=completed",
+            &t.member,
         )
         .await
         .expect(200);
@@ -548,18 +460,15 @@ async fn webhook_payments_are_listed_and_refundable() {
     assert_eq!(bank["amount"], "100.00");
     assert_eq!(bank["status"], "succeeded");
     let bank_id = bank["id"].as_str().unwrap();
-    app.send(
+    app.billing(
         "POST",
-        &format!("{BILLING}/admin/payments/{bank_id}/refund/"),
-        Some(&t.staff),
+        &format!("/admin/payments/{bank_id}/refund/"),
+        &t.staff,
         Some(json!({})),
     )
     .await
     .expect(200);
-    let balance = app
-        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
-        .await
-        .expect(200);
+    let balance = app.billing_get("/balance/", &t.member).await.expect(200);
     assert_eq!(balance["data"]["balance"], "0.00");
     assert_eq!(app.balance_text(&t.inn, &t.member).await.unwrap(), "0.00");
 }
@@ -574,12 +483,7 @@ async fn lists_paginate_newest_first_and_filter() {
             .expect(200);
     }
     let page = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payments/?page_size=2&page=2"),
-            Some(&t.member),
-            None,
-        )
+        .billing_get("/payments/?page_size=2&page=2", &t.member)
         .await
         .expect(200);
     assert_eq!(page["data"]["count"], 5);
@@ -590,12 +494,7 @@ async fn lists_paginate_newest_first_and_filter() {
         .unwrap()
         .contains("page=1"));
     let all = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payments/?page_size=100"),
-            Some(&t.member),
-            None,
-        )
+        .billing_get("/payments/?page_size=100", &t.member)
         .await
         .expect(200);
     let times: Vec<&str> = all["data"]["results"]
@@ -608,38 +507,21 @@ async fn lists_paginate_newest_first_and_filter() {
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");
     let none = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payments/?status=pending_approval,refunded"),
-            Some(&t.member),
-            None,
-        )
+        .billing_get("/payments/?status=pending_approval,refunded", &t.member)
         .await
         .expect(200);
     assert_eq!(none["data"]["count"], 0);
-    app.send(
-        "GET",
-        &format!("{BILLING}/payments/?status=nonsense"),
-        Some(&t.member),
-        None,
-    )
-    .await
-    .expect(400);
-    app.send(
-        "GET",
-        &format!("{BILLING}/payments/?page=0"),
-        Some(&t.member),
-        None,
-    )
-    .await
-    .expect(400);
+    app.billing_get("/payments/?status=nonsense", &t.member)
+        .await
+        .expect(400);
+    app.billing_get("/payments/?page=0", &t.member)
+        .await
+        .expect(400);
 
     let admin = app
-        .send(
-            "GET",
-            &format!("{BILLING}/admin/payments/?organization={}", t.inn),
-            Some(&t.staff),
-            None,
+        .billing_get(
+            &format!("/admin/payments/?organization={}", t.inn),
+            &t.staff,
         )
         .await
         .expect(200);
@@ -651,29 +533,24 @@ async fn staff_manage_organizations_invoices_and_the_catalogue() {
     let app = app().await;
     let t = tenant(&app, "7701234567").await;
     // Duplicate INN: 409.
-    app.send(
+    app.billing(
         "POST",
-        &format!("{BILLING}/admin/organizations/"),
-        Some(&t.staff),
+        "/admin/organizations/",
+        &t.staff,
         Some(json!({"inn": "7701234567", "name": "Again"})),
     )
     .await
     .expect(409);
-    app.send(
+    app.billing(
         "POST",
-        &format!("{BILLING}/admin/organizations/"),
-        Some(&t.staff),
+        "/admin/organizations/",
+        &t.staff,
         Some(json!({"inn": "12", "name": ""})),
     )
     .await
     .expect(400);
     let orgs = app
-        .send(
-            "GET",
-            &format!("{BILLING}/admin/organizations/"),
-            Some(&t.staff),
-            None,
-        )
+        .billing_get("/admin/organizations/", &t.staff)
         .await
         .expect(200);
     assert_eq!(orgs["data"]["count"], 1);
@@ -681,53 +558,28 @@ async fn staff_manage_organizations_invoices_and_the_catalogue() {
     // Invoice with an explicit number, then the same number again.
     let body = json!({"organization_id": t.organization_id, "amount": 10.5, "number": "INV-2026-001", "due_date": "2026-12-31"});
     let invoice = app
-        .send(
-            "POST",
-            &format!("{BILLING}/admin/invoices/"),
-            Some(&t.staff),
-            Some(body.clone()),
-        )
+        .billing("POST", "/admin/invoices/", &t.staff, Some(body.clone()))
         .await
         .expect(201);
     assert_eq!(invoice["data"]["number"], "INV-2026-001");
     assert_eq!(invoice["data"]["amount"], "10.50");
-    app.send(
-        "POST",
-        &format!("{BILLING}/admin/invoices/"),
-        Some(&t.staff),
-        Some(body),
-    )
-    .await
-    .expect(409);
+    app.billing("POST", "/admin/invoices/", &t.staff, Some(body))
+        .await
+        .expect(409);
 
     // The seeded catalogue, then a new row, an update and a delete.
     let configs = app
-        .send(
-            "GET",
-            &format!("{BILLING}/admin/payment-method-configs/"),
-            Some(&t.staff),
-            None,
-        )
+        .billing_get("/admin/payment-method-configs/", &t.staff)
         .await
         .expect(200);
     assert!(configs["data"]["count"].as_u64().unwrap() >= 3, "{configs}");
     let created = app
-        .send(
-            "POST",
-            &format!("{BILLING}/admin/payment-method-configs/"),
-            Some(&t.staff),
-            Some(json!({"country_code": "RU", "payment_method": "card", "display_name": "Карта", "details": {"acquirer": "test"}, "sort_order": 9})),
-        )
+        .billing("POST", "/admin/payment-method-configs/", &t.staff, Some(json!({"country_code": "RU", "payment_method": "card", "display_name": "Карта", "details": {"acquirer": "test"}, "sort_order": 9})))
         .await
         .expect(201);
     let config_id = created["data"]["id"].as_str().unwrap().to_string();
     let methods = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payment-methods/available/"),
-            Some(&t.member),
-            None,
-        )
+        .billing_get("/payment-methods/available/", &t.member)
         .await
         .expect(200);
     assert!(methods["data"]["methods"]
@@ -735,21 +587,11 @@ async fn staff_manage_organizations_invoices_and_the_catalogue() {
         .unwrap()
         .iter()
         .any(|m| m["payment_method"] == "card"));
-    app.send(
-        "PUT",
-        &format!("{BILLING}/admin/payment-method-configs/{config_id}/"),
-        Some(&t.staff),
-        Some(json!({"country_code": "RU", "payment_method": "card", "display_name": "Карта", "enabled": false})),
-    )
+    app.billing("PUT", &format!("/admin/payment-method-configs/{config_id}/"), &t.staff, Some(json!({"country_code": "RU", "payment_method": "card", "display_name": "Карта", "enabled": false})))
     .await
     .expect(200);
     let methods = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payment-methods/available/"),
-            Some(&t.member),
-            None,
-        )
+        .billing_get("/payment-methods/available/", &t.member)
         .await
         .expect(200);
     assert!(!methods["data"]["methods"]
@@ -757,43 +599,36 @@ async fn staff_manage_organizations_invoices_and_the_catalogue() {
         .unwrap()
         .iter()
         .any(|m| m["payment_method"] == "card"));
-    app.send(
+    app.billing(
         "DELETE",
-        &format!("{BILLING}/admin/payment-method-configs/{config_id}/"),
-        Some(&t.staff),
+        &format!("/admin/payment-method-configs/{config_id}/"),
+        &t.staff,
         None,
     )
     .await
     .expect(200);
-    app.send(
-        "GET",
-        &format!("{BILLING}/admin/payment-method-configs/{config_id}/"),
-        Some(&t.staff),
-        None,
+    app.billing_get(
+        &format!("/admin/payment-method-configs/{config_id}/"),
+        &t.staff,
     )
     .await
     .expect(404);
 
     // Overrides: the default moves with the latest marked method.
     let url = format!(
-        "{BILLING}/admin/organizations/{}/payment-methods/",
+        "/admin/organizations/{}/payment-methods/",
         t.organization_id
     );
-    app.send(
+    app.billing(
         "POST",
         &url,
-        Some(&t.staff),
+        &t.staff,
         Some(json!({"payment_method": "bank_transfer", "is_enabled": true, "is_default": true})),
     )
     .await
     .expect(200);
     let methods = app
-        .send(
-            "GET",
-            &format!("{BILLING}/payment-methods/available/"),
-            Some(&t.member),
-            None,
-        )
+        .billing_get("/payment-methods/available/", &t.member)
         .await
         .expect(200);
     let default: Vec<&Value> = methods["data"]["methods"]
@@ -804,19 +639,11 @@ async fn staff_manage_organizations_invoices_and_the_catalogue() {
         .collect();
     assert_eq!(default.len(), 1);
     assert_eq!(default[0]["payment_method"], "bank_transfer");
-    let overrides = app
-        .send("GET", &url, Some(&t.staff), None)
+    let overrides = app.billing_get(&url, &t.staff).await.expect(200);
+    assert_eq!(overrides["data"]["count"], 1);
+    app.billing("DELETE", &format!("{url}bank_transfer/"), &t.staff, None)
         .await
         .expect(200);
-    assert_eq!(overrides["data"]["count"], 1);
-    app.send(
-        "DELETE",
-        &format!("{url}bank_transfer/"),
-        Some(&t.staff),
-        None,
-    )
-    .await
-    .expect(200);
 }
 
 /// The balance is kept in the organization's currency; a bank webhook (roubles) for an
@@ -825,10 +652,10 @@ async fn staff_manage_organizations_invoices_and_the_catalogue() {
 async fn a_webhook_for_an_organization_billed_in_another_currency_is_refused() {
     let app = app().await;
     let staff = app.staff_token().await;
-    app.send(
+    app.billing(
         "POST",
-        &format!("{BILLING}/admin/organizations/"),
-        Some(&staff),
+        "/admin/organizations/",
+        &staff,
         Some(json!({"inn": "7901234567", "name": "Euro GmbH", "country": "DE", "currency": "EUR"})),
     )
     .await
@@ -839,16 +666,10 @@ async fn a_webhook_for_an_organization_billed_in_another_currency_is_refused() {
         .expect(422);
     assert!(body["error"].as_str().unwrap().contains("EUR"), "{body}");
     let member = app.token(Role::Member, Some("7901234567")).await;
-    let balance = app
-        .send("GET", &format!("{BILLING}/balance/"), Some(&member), None)
-        .await
-        .expect(200);
+    let balance = app.billing_get("/balance/", &member).await.expect(200);
     assert_eq!(balance["data"]["balance"], "0.00");
     assert_eq!(balance["data"]["currency"], "EUR");
-    let payments = app
-        .send("GET", &format!("{BILLING}/payments/"), Some(&member), None)
-        .await
-        .expect(200);
+    let payments = app.billing_get("/payments/", &member).await.expect(200);
     assert_eq!(payments["data"]["count"], 0);
 }
 
@@ -862,13 +683,9 @@ async fn each_token_has_a_quota_of_billing_requests() {
     .unwrap();
     let t = tenant(&app, "7701234567").await; // the staff token spends 2 of its 3
     for _ in 0..3 {
-        app.send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
-            .await
-            .expect(200);
+        app.billing_get("/balance/", &t.member).await.expect(200);
     }
-    let limited = app
-        .send("GET", &format!("{BILLING}/balance/"), Some(&t.member), None)
-        .await;
+    let limited = app.billing_get("/balance/", &t.member).await;
     let body = limited.expect(429);
     assert_eq!(body["success"], false);
     let retry_after: u64 = limited.headers["retry-after"]
@@ -878,14 +695,9 @@ async fn each_token_has_a_quota_of_billing_requests() {
         .unwrap();
     assert!((1..=20).contains(&retry_after), "{retry_after}");
     // Other tokens keep their own quota; the bank webhook is not limited.
-    app.send(
-        "GET",
-        &format!("{BILLING}/admin/organizations/"),
-        Some(&t.staff),
-        None,
-    )
-    .await
-    .expect(200);
+    app.billing_get("/admin/organizations/", &t.staff)
+        .await
+        .expect(200);
     for _ in 0..5 {
         app.post_webhook(&payment(&new_operation_id(), json!(1), &t.inn))
             .await

@@ -32,23 +32,14 @@ async fn submit(s: &Setup) -> String {
     let body = json!({"invoice_id": s.invoice_id, "payment_method": "bank_transfer", "transaction_reference": "TX"});
     let created = s
         .app
-        .send(
-            "POST",
-            &format!("{BILLING}/payments/manual/"),
-            Some(&s.member),
-            Some(body),
-        )
+        .billing("POST", "/payments/manual/", &s.member, Some(body))
         .await
         .expect(201);
     created["data"]["id"].as_str().unwrap().to_string()
 }
 
 async fn balance(s: &Setup) -> Value {
-    s.app
-        .send("GET", &format!("{BILLING}/balance/"), Some(&s.member), None)
-        .await
-        .expect(200)["data"]["balance"]
-        .clone()
+    s.app.billing_get("/balance/", &s.member).await.expect(200)["data"]["balance"].clone()
 }
 
 async fn twenty_concurrent_approvals_credit_once(backend: Backend) {
@@ -60,10 +51,10 @@ async fn twenty_concurrent_approvals_credit_once(backend: Backend) {
     for _ in 0..20 {
         let (app, staff, id) = (s.app.clone(), s.staff.clone(), id.clone());
         set.spawn(async move {
-            app.send(
+            app.billing(
                 "POST",
-                &format!("{BILLING}/admin/payments/{id}/approve/"),
-                Some(&staff),
+                &format!("/admin/payments/{id}/approve/"),
+                &staff,
                 Some(json!({})),
             )
             .await
@@ -75,12 +66,7 @@ async fn twenty_concurrent_approvals_credit_once(backend: Backend) {
     assert_eq!(balance(&s).await, "139.00");
     let log = s
         .app
-        .send(
-            "GET",
-            &format!("{BILLING}/transactions/"),
-            Some(&s.member),
-            None,
-        )
+        .billing_get("/transactions/", &s.member)
         .await
         .expect(200);
     assert_eq!(log["data"]["count"], 1);
@@ -101,10 +87,10 @@ async fn approve_racing_reject_has_one_winner(backend: Backend) {
                 ("reject", json!({"admin_notes": "not received"}))
             };
             let answer = app
-                .send(
+                .billing(
                     "POST",
-                    &format!("{BILLING}/admin/payments/{id}/{action}/"),
-                    Some(&staff),
+                    &format!("/admin/payments/{id}/{action}/"),
+                    &staff,
                     Some(body),
                 )
                 .await;
@@ -156,16 +142,7 @@ async fn concurrent_submissions_with_one_idempotency_key_create_one_payment(back
     );
     let first = &results[0].1;
     assert!(results.iter().all(|(_, id)| id == first), "{results:?}");
-    let list = s
-        .app
-        .send(
-            "GET",
-            &format!("{BILLING}/payments/"),
-            Some(&s.member),
-            None,
-        )
-        .await
-        .expect(200);
+    let list = s.app.billing_get("/payments/", &s.member).await.expect(200);
     assert_eq!(list["data"]["count"], 1);
 }
 

@@ -246,6 +246,23 @@ impl TestApp {
         answer(request.send().await.expect("request")).await
     }
 
+    /// A billing API request with a bearer token; `path` is relative to [`BILLING`].
+    pub async fn billing(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        self.send(method, &format!("{BILLING}{path}"), Some(token), body)
+            .await
+    }
+
+    /// `GET` of a billing API path relative to [`BILLING`].
+    pub async fn billing_get(&self, path: &str, token: &str) -> Answer {
+        self.billing("GET", path, token, None).await
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
         let mut request = self.client.get(self.url(path));
         if let Some(token) = token {
@@ -316,10 +333,10 @@ pub struct Tenant {
 pub async fn tenant(app: &TestApp, inn: &str) -> Tenant {
     let staff = app.staff_token().await;
     let org = app
-        .send(
+        .billing(
             "POST",
-            &format!("{BILLING}/admin/organizations/"),
-            Some(&staff),
+            "/admin/organizations/",
+            &staff,
             Some(json!({"inn": inn, "name": "Acme"})),
         )
         .await
@@ -327,10 +344,10 @@ pub async fn tenant(app: &TestApp, inn: &str) -> Tenant {
     assert_eq!(org["success"], true);
     let organization_id = org["data"]["id"].as_str().unwrap().to_string();
     let invoice = app
-        .send(
+        .billing(
             "POST",
-            &format!("{BILLING}/admin/invoices/"),
-            Some(&staff),
+            "/admin/invoices/",
+            &staff,
             Some(json!({"organization_id": organization_id, "amount": "139"})),
         )
         .await
