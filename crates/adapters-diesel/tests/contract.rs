@@ -372,19 +372,6 @@ async fn migrations_are_idempotent(db: &TestDatabase) {
     assert!(state.idle <= state.connections && state.connections <= state.max_size);
 }
 
-async fn postgres_connections_carry_the_statement_timeout(db: &TestDatabase) {
-    if db.backend_name() != "postgres" {
-        return; // SQLite has no statement timeout; its writers wait at most busy_timeout.
-    }
-    // The pool's default: 10 s, set on every connection as it is opened.
-    db.execute_sql(
-        "DO $$ BEGIN IF current_setting('statement_timeout') <> '10s' THEN \
-         RAISE EXCEPTION 'statement_timeout is %', current_setting('statement_timeout'); \
-         END IF; END $$",
-    )
-    .unwrap();
-}
-
 async fn the_balance_log_is_append_only(db: &TestDatabase) {
     recorded(
         db.record_bank_payment(&bank_payment("3.00", INN), now())
@@ -454,7 +441,6 @@ contract_tests!(
     an_unknown_inn_has_no_organization,
     concurrent_first_calls_store_one_webhook_secret,
     migrations_are_idempotent,
-    postgres_connections_carry_the_statement_timeout,
     the_balance_log_is_append_only,
     corrupt_rows_become_storage_errors,
     users_and_tokens_take_role_and_organization_from_the_user,
@@ -502,4 +488,19 @@ async fn sqlite_url_creates_directories_and_reports_migration_names() {
     assert!(dir.join("nested/db.sqlite3").exists());
     drop(database);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// PostgreSQL only (SQLite has no statement timeout; its writers wait at most busy_timeout):
+/// every pooled connection carries the pool's `statement_timeout`, 10 s by default.
+#[tokio::test]
+async fn postgres_connections_carry_the_statement_timeout() {
+    let Some(db) = payments_adapters_diesel::test_support::fresh_postgres() else {
+        return;
+    };
+    db.execute_sql(
+        "DO $$ BEGIN IF current_setting('statement_timeout') <> '10s' THEN \
+         RAISE EXCEPTION 'statement_timeout is %', current_setting('statement_timeout'); \
+         END IF; END $$",
+    )
+    .unwrap();
 }

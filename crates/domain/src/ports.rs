@@ -347,8 +347,9 @@ pub enum StaffActionOutcome {
 #[cfg_attr(any(test, feature = "mocks"), automock)]
 #[async_trait]
 pub trait StaffActionStore: Send + Sync {
-    /// In one transaction the adapter MUST lock the payment row, then its organization row
-    /// (in that order, always, so concurrent actions cannot deadlock), read the invoice, call
+    /// In one transaction the adapter MUST lock the payment's invoice (if any), the payment and
+    /// its organization, in that order (the order every write path uses, so concurrent
+    /// actions and submissions cannot deadlock), call
     /// [`crate::billing::plan_staff_action`], and write exactly the plan: the payment, the
     /// balance and a balance-log entry when the plan has a change, and the invoice marked paid
     /// when it says so. Concurrent actions on one payment MUST serialize on the row lock, so
