@@ -1,12 +1,9 @@
 //! Money moves exactly once under races, through HTTP, on SQLite and PostgreSQL (PostgreSQL
 //! when `PAYMENTS_TEST_DATABASE_URL` is set; required when `PAYMENTS_TEST_REQUIRE_POSTGRES=1`).
 
-#[macro_use]
-mod helpers;
-
 use std::sync::Arc;
 
-use helpers::{spawn_app, tenant, Backend, TestApp, BILLING};
+use crate::helpers::{spawn_app, tenant, Backend, TestApp, BILLING};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 

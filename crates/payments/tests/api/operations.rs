@@ -1,14 +1,12 @@
 //! Running the service: graceful shutdown of the real binary, readiness that follows the
 //! database, metrics that move, the OpenAPI document and `payments config`.
 
-mod helpers;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use helpers::{
+use crate::helpers::{
     new_operation_id, payment, sign, spawn_app, spawn_with_impatient_pool, Backend, SECRET,
 };
 use serde_json::json;

@@ -1,13 +1,12 @@
 //! Request ids, the request span, metrics, health checks and the request timeout, through the
 //! whole app.
 
-mod support;
-
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use actix_web::dev::Service;
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
@@ -21,7 +20,6 @@ use payments_domain::signature;
 use payments_domain::usecases::ReceiveBankPayment;
 use payments_domain::{PaymentId, StorageError};
 use serde_json::json;
-use support::*;
 
 /// Sends each request to one app and collects the answers.
 async fn serve(state: ApiState, settings: HttpSettings, requests: Vec<TestRequest>) -> Vec<Answer> {
@@ -128,6 +126,10 @@ async fn the_request_span_has_the_route_pattern_and_no_secrets() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    // Other tests of this binary run on other threads without a subscriber. With a single
+    // registered dispatcher, tracing caches a callsite's interest from whichever thread hits it
+    // first ("never" on those threads); a second, inert one makes it ask each thread's own.
+    let _inert = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let token = staff_token();

@@ -1,8 +1,7 @@
 //! The whole app, as the binary builds it, driven through actix's test server with mocked
 //! ports. Every test checks status, content type and body.
 
-mod support;
-
+use crate::support::*;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::test::TestRequest;
 use chrono::Utc;
@@ -13,7 +12,6 @@ use payments_domain::ports::{MockOrganizationStore, RecordError, RecordOutcome};
 use payments_domain::signature::{self, WebhookSecret};
 use payments_domain::{OrganizationId, PaymentId, StorageError};
 use serde_json::json;
-use support::*;
 
 // ---------------------------------------------------------------- webhook
 

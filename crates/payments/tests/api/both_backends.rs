@@ -2,12 +2,9 @@
 //! PostgreSQL runs when `PAYMENTS_TEST_DATABASE_URL` is set (skipped with a note otherwise;
 //! a failure when `PAYMENTS_TEST_REQUIRE_POSTGRES=1`).
 
-#[macro_use]
-mod helpers;
-
 use std::sync::Arc;
 
-use helpers::{new_operation_id, payment, spawn_app, Backend, TestApp, INN};
+use crate::helpers::{new_operation_id, payment, spawn_app, Backend, TestApp, INN};
 use serde_json::json;
 use tokio::task::JoinSet;
 

@@ -1,9 +1,7 @@
-//! Black-box tests of `shared/docs/billing.md` against the real application (SQLite here; the
+//! Black-box tests of `docs/api/billing.md` against the real application (SQLite here; the
 //! concurrency cases also run on PostgreSQL in `billing_concurrency.rs`).
 
-mod helpers;
-
-use helpers::{new_operation_id, payment, spawn_app, tenant, Backend, TestApp, BILLING};
+use crate::helpers::{new_operation_id, payment, spawn_app, tenant, Backend, TestApp, BILLING};
 use payments_domain::auth::Role;
 use serde_json::{json, Value};
 
@@ -675,8 +673,8 @@ async fn a_webhook_for_an_organization_billed_in_another_currency_is_refused() {
 
 #[tokio::test]
 async fn each_token_has_a_quota_of_billing_requests() {
-    let app = helpers::spawn_with(Backend::Sqlite, |args| {
-        args.webhook_secrets = vec![helpers::SECRET.into()];
+    let app = crate::helpers::spawn_with(Backend::Sqlite, |args| {
+        args.webhook_secrets = vec![crate::helpers::SECRET.into()];
         args.rate_limit_per_minute = 3;
     })
     .await

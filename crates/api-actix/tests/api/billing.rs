@@ -1,8 +1,7 @@
 //! The billing API through the whole app, with the domain's use cases over mocked ports:
 //! envelopes, authentication and roles, lists, bodies, and the mapping of every outcome.
 
-mod support;
-
+use crate::support::*;
 use actix_web::dev::Service;
 use actix_web::http::{header, StatusCode};
 use actix_web::test;
@@ -16,7 +15,6 @@ use payments_domain::ports::{
 };
 use payments_domain::{Inn, PaymentMethod, PaymentStatus};
 use serde_json::{json, Value};
-use support::*;
 
 /// Status, JSON content type, the error envelope with `error`, and its request id equal to the
 /// header's.

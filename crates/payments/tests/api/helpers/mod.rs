@@ -1,4 +1,4 @@
-#![allow(dead_code)] // each test binary uses a different subset of the helpers
+#![allow(dead_code)] // each test module uses a different subset of the helpers
 
 //! `spawn_app`: the real application on port 0, on a fresh database, with typed helpers.
 
@@ -15,7 +15,6 @@ use payments_domain::Inn;
 use serde_json::{json, Value};
 
 /// Instantiates each `async fn case(backend: Backend)` as a test on SQLite and on PostgreSQL.
-#[allow(unused_macros)] // not every test binary runs on both backends
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod sqlite {

@@ -1,8 +1,7 @@
 //! The OpenAPI description against the app itself: every route documented, every documented
 //! example answered for real with the same shape, and the docs UI self-contained.
 
-mod support;
-
+use crate::support::*;
 use actix_web::dev::Service;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::test::{self, TestRequest};
@@ -20,7 +19,6 @@ use payments_domain::ports::{MockOrganizationStore, RecordError, RecordOutcome};
 use payments_domain::{PaymentId, PaymentStatus, StorageError};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use support::*;
 
 async fn served_spec() -> Value {
     let answer = Ports::new()

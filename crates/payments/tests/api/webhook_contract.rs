@@ -1,14 +1,14 @@
-//! Black-box tests of `shared/docs/bank-webhook.md`: every row of its validation and answers
+//! Black-box tests of `docs/api/bank-webhook.md`: every row of its validation and answers
 //! tables, against the real application on port 0 (SQLite; the PostgreSQL runs are in
 //! `both_backends.rs`).
 
-mod helpers;
-
-use helpers::{new_operation_id, payment, sign_at, spawn_app, spawn_legacy_app, Backend, INN};
+use crate::helpers::{
+    new_operation_id, payment, sign_at, spawn_app, spawn_legacy_app, Backend, INN,
+};
 use payments_domain::auth::Role;
 use serde_json::{json, Value};
 
-async fn app() -> helpers::TestApp {
+async fn app() -> crate::helpers::TestApp {
     spawn_app(Backend::Sqlite)
         .await
         .expect("sqlite is always available")
@@ -233,7 +233,7 @@ async fn missing_content_type_is_415() {
         .post(app.url("/api/webhook/bank/"))
         .header(
             "X-Signature",
-            helpers::sign(helpers::SECRET, body.as_bytes()),
+            crate::helpers::sign(crate::helpers::SECRET, body.as_bytes()),
         )
         .body(body)
         .send()
@@ -283,9 +283,9 @@ async fn unsigned_badly_signed_and_stale_webhooks_are_401_and_not_recorded() {
         None,
         Some("garbage".to_string()),
         Some(sign_at("wrong-secret", body.as_bytes(), now)),
-        Some(sign_at(helpers::SECRET, b"other body", now)),
-        Some(sign_at(helpers::SECRET, body.as_bytes(), now - 301)),
-        Some(sign_at(helpers::SECRET, body.as_bytes(), now + 301)),
+        Some(sign_at(crate::helpers::SECRET, b"other body", now)),
+        Some(sign_at(crate::helpers::SECRET, body.as_bytes(), now - 301)),
+        Some(sign_at(crate::helpers::SECRET, body.as_bytes(), now + 301)),
     ];
     for signature in attempts {
         let answer = app
@@ -298,7 +298,7 @@ async fn unsigned_badly_signed_and_stale_webhooks_are_401_and_not_recorded() {
         );
     }
     assert_eq!(app.balance_text(INN, &staff).await, None);
-    let signed = sign_at(helpers::SECRET, body.as_bytes(), now - 299);
+    let signed = sign_at(crate::helpers::SECRET, body.as_bytes(), now - 299);
     app.post_with_signature(body.as_bytes(), Some(signed))
         .await
         .expect(200);
@@ -306,14 +306,14 @@ async fn unsigned_badly_signed_and_stale_webhooks_are_401_and_not_recorded() {
 
 #[tokio::test]
 async fn several_secrets_rotate() {
-    let app = helpers::spawn_with(Backend::Sqlite, |args| {
+    let app = crate::helpers::spawn_with(Backend::Sqlite, |args| {
         args.webhook_secrets = vec!["new-secret".into(), "old-secret".into()]
     })
     .await
     .unwrap();
     for secret in ["new-secret", "old-secret"] {
         let body = payment(&new_operation_id(), json!(1), INN).to_string();
-        let signature = helpers::sign(secret, body.as_bytes());
+        let signature = crate::helpers::sign(secret, body.as_bytes());
         app.post_with_signature(body.as_bytes(), Some(signature))
             .await
             .expect(200);
