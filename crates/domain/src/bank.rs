@@ -17,6 +17,17 @@ pub const BANK_CURRENCY: Currency = Currency::RUB;
 pub const MAX_DOCUMENT_NUMBER_CHARS: usize = 50;
 
 /// The bank's id of one operation: the dedup key, one payment per id, forever.
+///
+/// # Examples
+/// ```
+/// use payments_domain::OperationId;
+///
+/// let lower = OperationId::parse("ccf0a86d-041b-4991-bcf7-e2352f7b8a4a")?;
+/// let upper = OperationId::parse("CCF0A86D-041B-4991-BCF7-E2352F7B8A4A")?;
+/// assert_eq!(lower, upper); // one operation, whatever the case
+/// assert!(OperationId::parse("ccf0a86d041b4991bcf7e2352f7b8a4a").is_err()); // dashes required
+/// # Ok::<(), payments_domain::bank::BankFieldError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OperationId(pub Uuid);
 
@@ -178,6 +189,45 @@ pub enum Dedup {
 
 impl BankPayment {
     /// Validates every field and reports all problems at once, keyed by field name.
+    ///
+    /// # Examples
+    /// The transport splits the JSON body into [`RawField`]s (numbers as their literal text); this
+    /// validates them all, and [`BankPayment::compare`] is the dedup rule a store's answer goes
+    /// through when the operation id was seen before.
+    /// ```
+    /// use payments_domain::bank::{Dedup, RawBankPayment, RawField};
+    /// use payments_domain::BankPayment;
+    ///
+    /// let raw = |amount: &str| RawBankPayment {
+    ///     operation_id: RawField::Text("ccf0a86d-041b-4991-bcf7-e2352f7b8a4a".into()),
+    ///     amount: RawField::Number(amount.into()),
+    ///     payer_inn: RawField::Text("1234567890".into()),
+    ///     document_number: RawField::Text("PAY-328".into()),
+    ///     document_date: RawField::Text("2024-04-27T21:00:00Z".into()),
+    /// };
+    /// let first = BankPayment::from_raw(&raw("145000"))?;
+    /// assert_eq!(first.amount.to_string(), "145000.00");
+    ///
+    /// // Delivered again with the amount written differently: the same payment, a duplicate.
+    /// let retry = BankPayment::from_raw(&raw("145000.00"))?;
+    /// assert_eq!(retry.compare(&first), Dedup::Duplicate);
+    /// // The same operation id with other contents: a conflict.
+    /// let changed = BankPayment::from_raw(&raw("1.00"))?;
+    /// assert_eq!(changed.compare(&first), Dedup::Conflict);
+    ///
+    /// // Every bad field is reported at once, keyed by its name.
+    /// let errors = BankPayment::from_raw(&RawBankPayment {
+    ///     amount: RawField::Number("0.005".into()),
+    ///     ..RawBankPayment::default()
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(
+    ///     errors.get("amount"),
+    ///     Some(&["Ensure that there are no more than 2 decimal places.".to_string()][..])
+    /// );
+    /// assert_eq!(errors.get("payer_inn"), Some(&["This field is required.".to_string()][..]));
+    /// # Ok::<(), payments_domain::FieldErrors>(())
+    /// ```
     pub fn from_raw(raw: &RawBankPayment) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         let operation_id = errors.check(

@@ -44,6 +44,25 @@ impl BalanceChange {
 }
 
 /// Adds `amount` to `balance`.
+///
+/// # Examples
+/// ```
+/// use payments_domain::ledger::{credit, LedgerError};
+/// use payments_domain::{Currency, Money};
+///
+/// let rub = |text: &str| Money::parse(text, Currency::RUB).unwrap();
+/// let change = credit(rub("100.00"), rub("39.00"))?;
+/// assert_eq!((change.previous, change.new), (rub("100.00"), rub("139.00")));
+/// assert_eq!(change.delta_minor_units(), 3_900);
+///
+/// // A balance never outgrows its column (13 digits before the point)...
+/// let full = rub("9999999999999.99");
+/// assert!(matches!(credit(full, rub("0.01")), Err(LedgerError::Overflow { .. })));
+/// // ...and holds one currency.
+/// let usd = Money::parse("1", Currency::parse("USD").unwrap()).unwrap();
+/// assert!(matches!(credit(rub("0"), usd), Err(LedgerError::CurrencyMismatch { .. })));
+/// # Ok::<(), LedgerError>(())
+/// ```
 pub fn credit(balance: Money, amount: Money) -> Result<BalanceChange, LedgerError> {
     check_currency(balance, amount)?;
     let new = balance
@@ -58,6 +77,22 @@ pub fn credit(balance: Money, amount: Money) -> Result<BalanceChange, LedgerErro
 }
 
 /// Takes `amount` from `balance`; a balance never goes below zero.
+///
+/// # Examples
+/// ```
+/// use payments_domain::ledger::{debit, LedgerError};
+/// use payments_domain::{Currency, Money};
+///
+/// let rub = |text: &str| Money::parse(text, Currency::RUB).unwrap();
+/// let refund = debit(rub("139.00"), rub("39.00"))?;
+/// assert_eq!(refund.new, rub("100.00"));
+/// assert_eq!(refund.delta_minor_units(), -3_900);
+/// assert_eq!(
+///     debit(rub("10.00"), rub("10.01")),
+///     Err(LedgerError::InsufficientBalance { balance: rub("10.00"), requested: rub("10.01") })
+/// );
+/// # Ok::<(), LedgerError>(())
+/// ```
 pub fn debit(balance: Money, amount: Money) -> Result<BalanceChange, LedgerError> {
     check_currency(balance, amount)?;
     let new = balance

@@ -14,6 +14,19 @@ use rust_decimal::Decimal;
 pub const MAX_INTEGER_DIGITS: u32 = 13;
 
 /// An ISO 4217 currency with a known number of decimal places.
+///
+/// # Examples
+/// ```
+/// use payments_domain::Currency;
+///
+/// let rub = Currency::parse("rub")?; // case-insensitive ISO 4217
+/// assert_eq!((rub, rub.code(), rub.scale()), (Currency::RUB, "RUB", 2));
+/// assert_eq!(Currency::parse("JPY")?.scale(), 0);
+/// assert_eq!(Currency::parse("KWD")?.scale(), 3);
+/// assert!(Currency::parse("XAU").is_err()); // gold has no minor unit: it cannot hold money here
+/// assert!(Currency::parse("ZZZ").is_err());
+/// # Ok::<(), payments_domain::MoneyError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Currency(iso_currency::Currency);
 
@@ -91,6 +104,30 @@ pub enum MoneyError {
 /// Invariants, checked by every constructor: `0 <= amount`, the amount has at most
 /// [`MAX_INTEGER_DIGITS`] digits before the point, and it is rescaled to exactly
 /// `currency.scale()` decimals (so `"139"` RUB is held and printed as `139.00`).
+///
+/// # Examples
+/// ```
+/// use payments_domain::{Currency, Money, MoneyError};
+///
+/// let rub = Currency::RUB;
+/// let price = Money::parse("139", rub)?;
+/// assert_eq!(price.to_string(), "139.00"); // held at the currency's scale
+/// assert_eq!(price.to_minor_units(), 13_900); // stored as integer kopecks
+///
+/// // The written scale counts, and nothing goes through a float.
+/// assert_eq!(Money::parse("1.50", rub)?.to_minor_units(), 150);
+/// assert_eq!(Money::parse("1.500", rub), Err(MoneyError::TooManyDecimals(2)));
+/// assert_eq!(Money::parse("0.005", rub), Err(MoneyError::TooManyDecimals(2)));
+/// assert_eq!(Money::parse("-1", rub), Err(MoneyError::Negative));
+/// assert_eq!(Money::parse_positive("0", rub), Err(MoneyError::NotPositive));
+/// assert_eq!(Money::parse("12345678901234", rub), Err(MoneyError::TooManyDigits)); // 14 digits
+///
+/// // Arithmetic is checked and stays in one currency.
+/// let total = price.checked_add(&Money::parse("0.10", rub)?)?;
+/// assert_eq!(total, Money::from_minor_units(13_910, rub)?);
+/// assert!(price.checked_add(&Money::zero(Currency::parse("USD")?)).is_err());
+/// # Ok::<(), MoneyError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Money {
     amount: Decimal,

@@ -11,6 +11,18 @@ use crate::money::{Currency, Money};
 ///
 /// Surrounding spaces are trimmed; the check digits are not verified, because the service this
 /// one replaces accepted any 10- or 12-digit string and its clients rely on that.
+///
+/// # Examples
+/// ```
+/// use payments_domain::Inn;
+///
+/// assert_eq!(Inn::parse(" 1234567890 ")?.as_str(), "1234567890"); // a company
+/// assert!(Inn::parse("123456789012").is_ok()); // an individual
+/// assert!(Inn::parse("12345").is_err());
+/// assert!(Inn::parse("12345678901").is_err()); // 11 digits
+/// assert!(Inn::parse("12345678９0").is_err()); // ASCII digits only
+/// # Ok::<(), payments_domain::organization::InvalidInn>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Inn(String);
 

@@ -211,6 +211,28 @@ impl PaymentStatus {
     }
 
     /// Decides a requested status change: apply it, acknowledge a repeat, or refuse it.
+    ///
+    /// # Examples
+    /// ```
+    /// use payments_domain::payment::{BalanceEffect, Transition};
+    /// use payments_domain::PaymentStatus::*;
+    ///
+    /// // Approving a manual payment credits the balance.
+    /// assert_eq!(
+    ///     PendingApproval.transition_to(Succeeded),
+    ///     Ok(Transition::Apply { from: PendingApproval, to: Succeeded, effect: BalanceEffect::Credit })
+    /// );
+    /// // Approving it again is acknowledged, with no second credit.
+    /// assert_eq!(Succeeded.transition_to(Succeeded), Ok(Transition::AlreadyDone));
+    /// // A refund debits; a failed payment cannot be refunded, and the refusal names what it needs.
+    /// assert!(matches!(
+    ///     Succeeded.transition_to(Refunded),
+    ///     Ok(Transition::Apply { effect: BalanceEffect::Debit, .. })
+    /// ));
+    /// let refused = Failed.transition_to(Refunded).unwrap_err();
+    /// assert_eq!((refused.current, &refused.required[..]), (Failed, &[Succeeded][..]));
+    /// assert_eq!(refused.to_string(), "Payment is failed; this action needs it to be succeeded.");
+    /// ```
     pub fn transition_to(self, requested: PaymentStatus) -> Result<Transition, InvalidTransition> {
         if self == requested {
             return Ok(Transition::AlreadyDone);

@@ -76,6 +76,33 @@ pub fn sign(secret: &WebhookSecret, timestamp: i64, body: &[u8]) -> String {
 }
 
 /// Verifies a signature header against every secret. `now` is the server's unix time.
+///
+/// # Examples
+/// ```
+/// use payments_domain::signature::{self, SignatureError, WebhookSecret};
+///
+/// let secret = WebhookSecret::new("whsec_test").expect("not empty");
+/// let body = br#"{"operation_id":"ccf0a86d-041b-4991-bcf7-e2352f7b8a4a","amount":145000}"#;
+/// let now = 1_714_251_600;
+///
+/// // The bank signs the raw body with the time it sends it.
+/// let header = signature::sign(&secret, now, body);
+/// assert!(header.starts_with(&format!("t={now},v1=")));
+///
+/// // The service verifies against every configured secret (rotation: old and new).
+/// let old = WebhookSecret::new("whsec_old").expect("not empty");
+/// let secrets = [old, secret];
+/// assert_eq!(signature::verify(&secrets, Some(&header), body, now + 10), Ok(()));
+/// assert_eq!(
+///     signature::verify(&secrets, Some(&header), b"{}", now),
+///     Err(SignatureError::Mismatch) // another body
+/// );
+/// assert_eq!(
+///     signature::verify(&secrets, Some(&header), body, now + 301),
+///     Err(SignatureError::Stale) // outside the 300 s window: a replay
+/// );
+/// assert_eq!(signature::verify(&secrets, None, body, now), Err(SignatureError::Missing));
+/// ```
 pub fn verify(
     secrets: &[WebhookSecret],
     header: Option<&str>,

@@ -49,6 +49,64 @@ pub enum ReceiveError {
 }
 
 /// Validates a webhook body, records it exactly once and applies the dedup rule.
+///
+/// The use case owns the rules (validation, the dedup rule, what a ledger refusal means); the
+/// [`BankPaymentStore`] only has to record each operation id once, atomically, as its contract
+/// says. A full in-memory store is in `examples/in_memory_store.rs`, and the same with the port's
+/// mock in `examples/with_mocks.rs`.
+///
+/// # Examples
+/// A store that has already recorded the operation (as the mock of the `mocks` feature, or any
+/// adapter, would report it): a retry with the same contents is a duplicate, other contents a
+/// conflict.
+/// ```
+/// use std::sync::Arc;
+///
+/// use async_trait::async_trait;
+/// use chrono::{DateTime, Utc};
+/// use payments_domain::bank::{RawBankPayment, RawField};
+/// use payments_domain::ports::{BankPaymentStore, RecordError, RecordOutcome};
+/// use payments_domain::usecases::{BankPaymentReceipt, ReceiveBankPayment, ReceiveError};
+/// use payments_domain::{BankPayment, PaymentId};
+///
+/// /// Holds one payment, recorded earlier under its operation id.
+/// struct AlreadyHas(PaymentId, BankPayment);
+///
+/// #[async_trait]
+/// impl BankPaymentStore for AlreadyHas {
+///     async fn record_bank_payment(
+///         &self,
+///         _payment: &BankPayment,
+///         _now: DateTime<Utc>,
+///     ) -> Result<RecordOutcome, RecordError> {
+///         // Every call here reuses the one operation id, so it is never recorded twice.
+///         Ok(RecordOutcome::AlreadyRecorded { payment_id: self.0, existing: self.1.clone() })
+///     }
+/// }
+///
+/// let body = |amount: &str| RawBankPayment {
+///     operation_id: RawField::Text("ccf0a86d-041b-4991-bcf7-e2352f7b8a4a".into()),
+///     amount: RawField::Number(amount.into()),
+///     payer_inn: RawField::Text("1234567890".into()),
+///     document_number: RawField::Text("PAY-328".into()),
+///     document_date: RawField::Text("2024-04-27".into()),
+/// };
+/// let first = PaymentId::new_random();
+/// let store = AlreadyHas(first, BankPayment::from_raw(&body("145000"))?);
+/// let receive = ReceiveBankPayment::new(Arc::new(store));
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let retry = receive.execute(&body("145000.00"), Utc::now()).await;
+/// assert_eq!(retry, Ok(BankPaymentReceipt::Duplicate { payment_id: first }));
+///
+/// let changed = receive.execute(&body("1.00"), Utc::now()).await;
+/// assert_eq!(changed, Err(ReceiveError::Conflict { payment_id: first }));
+///
+/// let invalid = receive.execute(&body("zero"), Utc::now()).await;
+/// assert!(matches!(invalid, Err(ReceiveError::Invalid(errors)) if errors.get("amount").is_some()));
+/// # });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct ReceiveBankPayment {
     store: Arc<dyn BankPaymentStore>,
