@@ -16,8 +16,8 @@
 //! The API paths also answer without the trailing slash. Every error a client can cause
 //! (unknown path, wrong method, bad content type, oversized or malformed body) is answered in
 //! JSON: `{"error": ...}` on the bank-webhook and balance routes, as
-//! `shared/docs/bank-webhook.md` specifies, and the envelope `{"success": false, "error", ...,
-//! "request_id"}` under `/api/v1/billing/` (`shared/docs/billing.md`), where successes are
+//! `docs/api/bank-webhook.md` specifies, and the envelope `{"success": false, "error", ...,
+//! "request_id"}` under `/api/v1/billing/` (`docs/api/billing.md`), where successes are
 //! `{"success": true, "data", "message"?, "request_id"}` too. Only `/docs/` serves HTML.
 //! Billing always needs a bearer token, also in legacy open mode.
 //!

@@ -1,7 +1,7 @@
 //! The wire types of the API and its OpenAPI 3.1 description (`GET /openapi.json`, `/docs/`).
 //!
 //! The response bodies here are the ones the handlers serialize, so the schemas cannot drift
-//! from what is sent; `tests/openapi.rs` checks every documented example against real answers.
+//! from what is sent; `tests/api/openapi.rs` checks every documented example against real answers.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;

@@ -1,4 +1,4 @@
-//! The billing API, `/api/v1/billing/` (`shared/docs/billing.md`): members' payments,
+//! The billing API, `/api/v1/billing/` (`docs/api/billing.md`): members' payments,
 //! invoices, balance and balance log; staff's payment approval, organizations, invoices and the
 //! payment-method catalogue.
 //!

@@ -584,7 +584,7 @@ pub(crate) struct OverrideRequest {
 
 // ---------------------------------------------------------------- examples
 //
-// Used in the OpenAPI description; `tests/openapi.rs` checks each against a real answer.
+// Used in the OpenAPI description; `tests/api/openapi.rs` checks each against a real answer.
 
 /// Example values of the OpenAPI description.
 pub(crate) mod examples {
