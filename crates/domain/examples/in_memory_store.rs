@@ -141,11 +141,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut credited = 0;
     let mut duplicates = 0;
     while let Some(answer) = deliveries.join_next().await {
-        match answer? {
-            Ok(BankPaymentReceipt::Credited { .. }) => credited += 1,
-            Ok(BankPaymentReceipt::Duplicate { .. }) => duplicates += 1,
-            Err(error) => return Err(error.into()),
-        }
+        let receipt = answer??;
+        credited += usize::from(matches!(receipt, BankPaymentReceipt::Credited { .. }));
+        duplicates += usize::from(matches!(receipt, BankPaymentReceipt::Duplicate { .. }));
     }
     assert_eq!((credited, duplicates), (1, 9));
     assert_eq!(store.balance(&inn), Some(rub("145000.00")?));
