@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
 use crate::error::FieldErrors;
+use crate::ledger::{self, BalanceChange, LedgerError};
 use crate::money::{Currency, Money};
 use crate::organization::{Inn, OrganizationId};
 use crate::payment::{BankDetails, Payment, PaymentId, PaymentMethod, PaymentStatus};
@@ -314,6 +315,58 @@ impl BankPayment {
     }
 }
 
+/// A bank payment as a store holds it under its operation id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedBankPayment {
+    pub payment_id: PaymentId,
+    pub payment: BankPayment,
+}
+
+/// What recording one bank payment writes.
+// One plan per payment, moved once: boxing the payment would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BankPaymentPlan {
+    /// Insert `payment` under the unique key on its operation id, store `change.new` as the
+    /// organization's balance and append a log entry for `change`.
+    Credit {
+        payment: Payment,
+        change: BalanceChange,
+    },
+    /// The operation id is taken: write nothing (roll back, the organization too) and
+    /// answer with the recorded payment; `verdict` is the dedup rule's.
+    AlreadyRecorded {
+        recorded: RecordedBankPayment,
+        verdict: Dedup,
+    },
+}
+
+/// Plans recording `payment`, given what the store holds under its operation id and the
+/// balance of the payer's organization read under its lock.
+///
+/// The store calls it inside its transaction after locking the organization. If the insert
+/// then loses a race on the operation id's unique key, the store reads the winner and plans
+/// again with it: the key decides, this function only says what follows.
+pub fn plan_bank_payment(
+    payment: &BankPayment,
+    recorded: Option<&RecordedBankPayment>,
+    organization_id: OrganizationId,
+    balance: Money,
+    now: DateTime<Utc>,
+) -> Result<BankPaymentPlan, LedgerError> {
+    if let Some(recorded) = recorded {
+        return Ok(BankPaymentPlan::AlreadyRecorded {
+            verdict: payment.compare(&recorded.payment),
+            recorded: recorded.clone(),
+        });
+    }
+    let change = ledger::credit(balance, payment.amount)?;
+    Ok(BankPaymentPlan::Credit {
+        payment: payment.to_payment(organization_id, now),
+        change,
+    })
+}
+
 fn present(field: &RawField) -> Result<(), BankFieldError> {
     match field {
         RawField::Missing => Err(BankFieldError::Required),
@@ -351,6 +404,97 @@ fn amount_of(field: &RawField) -> Result<Money, String> {
 
 #[cfg(test)]
 mod tests {
+
+    mod plan {
+        use super::super::*;
+
+        fn rub(text: &str) -> Money {
+            Money::parse(text, Currency::RUB).unwrap()
+        }
+
+        fn payment(amount: &str) -> BankPayment {
+            BankPayment {
+                operation_id: OperationId(Uuid::from_u128(42)),
+                amount: rub(amount),
+                payer_inn: Inn::parse("1234567890").unwrap(),
+                document_number: DocumentNumber::parse("PAY-328").unwrap(),
+                document_date: DocumentDate::parse("2024-04-27").unwrap(),
+            }
+        }
+
+        #[test]
+        fn a_new_operation_is_credited_as_a_succeeded_bank_transfer() {
+            let org = OrganizationId::new_random();
+            let now = Utc::now();
+            let plan = plan_bank_payment(&payment("100.50"), None, org, rub("10"), now).unwrap();
+            let BankPaymentPlan::Credit {
+                payment: stored,
+                change,
+            } = plan
+            else {
+                panic!("expected a credit, got {plan:?}");
+            };
+            assert_eq!((change.previous, change.new), (rub("10"), rub("110.50")));
+            assert_eq!(stored.organization_id, org);
+            assert_eq!(stored.status, PaymentStatus::Succeeded);
+            assert_eq!(stored.method, PaymentMethod::BankTransfer);
+            assert_eq!(stored.amount, rub("100.50"));
+            assert_eq!(stored.processed_at, Some(now));
+            assert_eq!(
+                stored.bank.map(|b| b.operation_id),
+                Some(OperationId(Uuid::from_u128(42)))
+            );
+        }
+
+        #[test]
+        fn a_recorded_operation_writes_nothing_and_carries_the_dedup_verdict() {
+            let recorded = RecordedBankPayment {
+                payment_id: PaymentId::new_random(),
+                payment: payment("100"),
+            };
+            let org = OrganizationId::new_random();
+            let same = plan_bank_payment(
+                &payment("100.00"),
+                Some(&recorded),
+                org,
+                rub("0"),
+                Utc::now(),
+            );
+            assert_eq!(
+                same,
+                Ok(BankPaymentPlan::AlreadyRecorded {
+                    recorded: recorded.clone(),
+                    verdict: Dedup::Duplicate
+                })
+            );
+            let other =
+                plan_bank_payment(&payment("99"), Some(&recorded), org, rub("0"), Utc::now());
+            assert!(matches!(
+                other,
+                Ok(BankPaymentPlan::AlreadyRecorded {
+                    verdict: Dedup::Conflict,
+                    ..
+                })
+            ));
+        }
+
+        #[test]
+        fn a_recorded_operation_wins_over_a_ledger_refusal() {
+            // A duplicate must be answered as such even when a new credit would overflow.
+            let recorded = RecordedBankPayment {
+                payment_id: PaymentId::new_random(),
+                payment: payment("1"),
+            };
+            let full = rub("9999999999999.99");
+            let org = OrganizationId::new_random();
+            assert!(plan_bank_payment(&payment("1"), None, org, full, Utc::now()).is_err());
+            assert!(matches!(
+                plan_bank_payment(&payment("1"), Some(&recorded), org, full, Utc::now()),
+                Ok(BankPaymentPlan::AlreadyRecorded { .. })
+            ));
+        }
+    }
+
     use super::*;
 
     fn text(value: &str) -> RawField {

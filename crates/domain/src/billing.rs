@@ -333,12 +333,12 @@ pub enum StaffActionError {
 pub enum StaffActionPlan {
     /// The payment is already where the action leads: write nothing, answer with it.
     AlreadyDone,
-    /// Store `payment`; apply `balance_change` with a log entry when present; mark the
-    /// invoice paid at `payment.processed_at` when `mark_invoice_paid`.
+    /// Store `payment`; apply `balance_change` with a log entry when present; store
+    /// `paid_invoice` (status `paid`, its `paid_at`) when present.
     Apply {
         payment: Payment,
         balance_change: Option<BalanceChange>,
-        mark_invoice_paid: Option<InvoiceId>,
+        paid_invoice: Option<Invoice>,
     },
 }
 
@@ -359,7 +359,7 @@ pub fn plan_staff_action(
     let mut updated = payment.clone();
     updated.status = to;
     updated.updated_at = now;
-    let mut mark_invoice_paid = None;
+    let mut paid_invoice = None;
     match action {
         StaffAction::Approve { admin_notes } => {
             updated.processed_at = Some(now);
@@ -370,7 +370,8 @@ pub fn plan_staff_action(
                         invoice.number.to_string(),
                     ));
                 }
-                mark_invoice_paid = Some(invoice.id);
+                // Paid when the payment was processed: the approval instant.
+                paid_invoice = Some(invoice.paid(now));
             }
         }
         StaffAction::Reject { reason } => {
@@ -390,7 +391,7 @@ pub fn plan_staff_action(
     Ok(StaffActionPlan::Apply {
         payment: updated,
         balance_change,
-        mark_invoice_paid,
+        paid_invoice,
     })
 }
 
@@ -640,7 +641,7 @@ mod tests {
         let StaffActionPlan::Apply {
             payment: approved,
             balance_change,
-            mark_invoice_paid,
+            paid_invoice,
         } = plan
         else {
             panic!("expected a change")
@@ -649,7 +650,10 @@ mod tests {
         assert!(approved.processed_at.is_some());
         assert_eq!(approved.admin_notes.as_deref(), Some("ok"));
         assert_eq!(balance_change.unwrap().new, rub("149.00"));
-        assert_eq!(mark_invoice_paid, Some(inv.id));
+        let paid_invoice = paid_invoice.expect("the invoice is paid");
+        assert_eq!(paid_invoice.id, inv.id);
+        assert_eq!(paid_invoice.status, InvoiceStatus::Paid);
+        assert_eq!(paid_invoice.paid_at, approved.processed_at);
 
         // Approving again: acknowledged, nothing to write.
         assert_eq!(
@@ -716,7 +720,7 @@ mod tests {
         let StaffActionPlan::Apply {
             payment: rejected,
             balance_change,
-            mark_invoice_paid,
+            paid_invoice,
         } = plan
         else {
             panic!("expected a change")
@@ -724,7 +728,7 @@ mod tests {
         assert_eq!(rejected.status, PaymentStatus::Failed);
         assert_eq!(rejected.failure_reason.as_deref(), Some("no money arrived"));
         assert_eq!(balance_change, None);
-        assert_eq!(mark_invoice_paid, None);
+        assert_eq!(paid_invoice, None);
     }
 
     #[test]

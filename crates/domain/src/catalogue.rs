@@ -71,6 +71,43 @@ pub struct AccountPaymentMethod {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What storing one override writes: the rule "at most one default method per organization".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverridePlan {
+    /// Create or replace this override.
+    pub setting: AccountPaymentMethod,
+    /// Clear `is_default` (at `setting.updated_at`) on these other methods of the
+    /// organization, so the new default is the only one.
+    pub clear_default: Vec<PaymentMethod>,
+}
+
+/// Plans storing `setting` over the organization's `current` overrides, read under the lock
+/// that serializes the organization's overrides (see
+/// [`crate::ports::CatalogueStore::upsert_override`]). A new default takes the mark from the
+/// others; a non-default setting leaves them alone.
+pub fn plan_override(
+    setting: &AccountPaymentMethod,
+    current: &[AccountPaymentMethod],
+) -> OverridePlan {
+    let clear_default = if setting.is_default {
+        current
+            .iter()
+            .filter(|other| {
+                other.organization_id == setting.organization_id
+                    && other.method != setting.method
+                    && other.is_default
+            })
+            .map(|other| other.method)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    OverridePlan {
+        setting: setting.clone(),
+        clear_default,
+    }
+}
+
 /// A method as offered to one organization.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AvailableMethod {
@@ -90,6 +127,8 @@ pub struct AvailableMethod {
 ///    cannot invent one the catalogue has no row for).
 /// 3. An organization override with `is_enabled = false` removes the method.
 /// 4. At most one method is the default: the first, in order, that the organization marked.
+///    Stores keep one default already ([`plan_override`]); this keeps the answer right for
+///    rows written before that rule, or by hand.
 /// 5. Ordered by sort order, then method name.
 pub fn available_methods(
     country: &CountryCode,
@@ -138,6 +177,48 @@ pub fn available_methods(
 
 #[cfg(test)]
 mod tests {
+
+    fn setting(method: PaymentMethod, is_default: bool) -> AccountPaymentMethod {
+        AccountPaymentMethod {
+            organization_id: OrganizationId(Uuid::from_u128(1)),
+            ..own(method, true, is_default)
+        }
+    }
+
+    #[test]
+    fn a_new_default_clears_the_other_defaults_only() {
+        let current = [
+            setting(PaymentMethod::BankTransfer, true),
+            setting(PaymentMethod::Card, false),
+            setting(PaymentMethod::LocalWallet, true),
+        ];
+        let card = setting(PaymentMethod::Card, true);
+        let plan = plan_override(&card, &current);
+        assert_eq!(plan.setting, card);
+        assert_eq!(
+            plan.clear_default,
+            vec![PaymentMethod::BankTransfer, PaymentMethod::LocalWallet]
+        );
+        // Re-marking the current default clears nothing else.
+        let plan = plan_override(&setting(PaymentMethod::BankTransfer, true), &current[..2]);
+        assert!(plan.clear_default.is_empty());
+    }
+
+    #[test]
+    fn a_non_default_setting_leaves_the_default_alone() {
+        let current = [setting(PaymentMethod::BankTransfer, true)];
+        let plan = plan_override(&setting(PaymentMethod::Card, false), &current);
+        assert!(plan.clear_default.is_empty());
+    }
+
+    #[test]
+    fn other_organizations_overrides_are_never_cleared() {
+        let mut theirs = setting(PaymentMethod::BankTransfer, true);
+        theirs.organization_id = OrganizationId(Uuid::from_u128(2));
+        let plan = plan_override(&setting(PaymentMethod::Card, true), &[theirs]);
+        assert!(plan.clear_default.is_empty());
+    }
+
     use super::*;
     use serde_json::json;
 

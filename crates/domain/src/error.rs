@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Validation failures keyed by field name, each with one or more human-readable reasons.
 ///
@@ -76,13 +77,86 @@ impl std::error::Error for FieldErrors {}
 
 /// A storage failure the caller cannot fix: connection lost, pool exhausted, unexpected SQL
 /// error. The message is for logs only and is never shown to API clients.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("storage failure: {0}")]
-pub struct StorageError(pub String);
+///
+/// The adapter's own error (diesel, r2d2, ...) is kept as [`std::error::Error::source`], so
+/// a caller can log the chain or downcast it. The message already includes the cause's text,
+/// because the service logs storage failures with `Display` only. Cloning shares the source.
+#[derive(Debug, Clone)]
+pub struct StorageError {
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
 
 impl StorageError {
-    /// Wraps any displayable cause.
+    /// A failure described by `cause`, without an underlying error.
     pub fn new(cause: impl fmt::Display) -> Self {
-        Self(cause.to_string())
+        Self {
+            message: cause.to_string(),
+            source: None,
+        }
+    }
+
+    /// A failure caused by `source`; the message is `"{context}: {source}"`.
+    pub fn with_source(
+        context: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: format!("{context}: {source}"),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// The message (without the `storage failure:` prefix of `Display`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "storage failure: {}", self.message)
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two storage errors are equal when their messages are (sources cannot be compared); this
+/// keeps the result types that carry one comparable in tests.
+impl PartialEq for StorageError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for StorageError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection reset")]
+    struct Reset;
+
+    #[test]
+    fn storage_error_keeps_its_source_through_clones() {
+        let error = StorageError::with_source("database error", Reset);
+        assert_eq!(
+            error.to_string(),
+            "storage failure: database error: connection reset"
+        );
+        let copy = error.clone();
+        let source = copy.source().expect("the source is kept");
+        assert!(source.downcast_ref::<Reset>().is_some());
+        assert_eq!(copy, error);
+        assert!(StorageError::new("down").source().is_none());
     }
 }

@@ -122,9 +122,51 @@ pub struct Invoice {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Invoice {
+    /// The invoice after a payment settled it at `at`: status `paid`, `paid_at` and
+    /// `updated_at` both `at`. Whether it may be paid is the payment's rule
+    /// ([`crate::billing::plan_staff_action`]).
+    pub fn paid(&self, at: DateTime<Utc>) -> Invoice {
+        Invoice {
+            status: InvoiceStatus::Paid,
+            paid_at: Some(at),
+            updated_at: at,
+            ..self.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Currency;
+
+    #[test]
+    fn a_paid_invoice_is_paid_at_the_given_instant() {
+        let created = DateTime::parse_from_rfc3339("2026-11-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let at = created + chrono::Duration::days(3);
+        let invoice = Invoice {
+            id: InvoiceId(Uuid::nil()),
+            organization_id: OrganizationId(Uuid::nil()),
+            number: InvoiceNumber::parse("INV-1").unwrap(),
+            amount: Money::parse("10", Currency::RUB).unwrap(),
+            status: InvoiceStatus::Pending,
+            due_date: None,
+            paid_at: None,
+            created_at: created,
+            updated_at: created,
+        };
+        let paid = invoice.paid(at);
+        assert_eq!(paid.status, InvoiceStatus::Paid);
+        assert_eq!(paid.paid_at, Some(at));
+        assert_eq!(paid.updated_at, at);
+        assert_eq!(
+            (paid.id, paid.amount, paid.created_at),
+            (invoice.id, invoice.amount, created)
+        );
+    }
 
     #[test]
     fn invoice_numbers() {

@@ -15,6 +15,7 @@ pub mod bank;
 pub mod billing;
 pub mod catalogue;
 pub mod error;
+pub mod idempotency;
 pub mod invoice;
 pub mod ledger;
 pub mod money;

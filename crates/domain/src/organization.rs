@@ -110,6 +110,11 @@ impl fmt::Display for CountryCode {
 }
 
 /// An organization as stored.
+///
+/// The balance is private: it starts at zero ([`Organization::new`],
+/// [`Organization::first_seen_in_bank_payment`]) and changes only through the ledger rules
+/// ([`crate::ledger`]) inside an adapter's transaction; [`Organization::restore`] rebuilds a
+/// stored one. The other fields carry no rule between them and stay public.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
     pub id: OrganizationId,
@@ -117,12 +122,59 @@ pub struct Organization {
     pub name: String,
     pub country: CountryCode,
     /// The organization's balance; its currency is the organization's currency.
-    pub balance: Money,
+    balance: Money,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Organization {
+    /// A new organization billed in `currency`, balance zero.
+    pub fn new(
+        id: OrganizationId,
+        inn: Inn,
+        name: String,
+        country: CountryCode,
+        currency: Currency,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            inn,
+            name,
+            country,
+            balance: Money::zero(currency),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// An organization as a store read it back, with the balance the ledger left it at.
+    /// For adapters (and tests standing in for one); nothing else should invent a balance.
+    pub fn restore(
+        id: OrganizationId,
+        inn: Inn,
+        name: String,
+        country: CountryCode,
+        balance: Money,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            inn,
+            name,
+            country,
+            balance,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// The balance, in the organization's currency.
+    pub fn balance(&self) -> Money {
+        self.balance
+    }
+
     /// The currency the organization is billed and credited in.
     pub fn currency(&self) -> Currency {
         self.balance.currency()
@@ -131,15 +183,15 @@ impl Organization {
     /// The organization a bank payment creates on first sight of an INN: named after the
     /// INN, billed in Russia in roubles, balance zero.
     pub fn first_seen_in_bank_payment(inn: Inn, now: DateTime<Utc>) -> Self {
-        Self {
-            id: OrganizationId::new_random(),
-            name: format!("INN {inn}"),
+        let name = format!("INN {inn}");
+        Self::new(
+            OrganizationId::new_random(),
             inn,
-            country: CountryCode::russia(),
-            balance: Money::zero(Currency::RUB),
-            created_at: now,
-            updated_at: now,
-        }
+            name,
+            CountryCode::russia(),
+            Currency::RUB,
+            now,
+        )
     }
 }
 
@@ -183,7 +235,7 @@ mod tests {
     fn organization_first_seen_in_a_bank_payment_starts_at_zero_roubles() {
         let now = Utc::now();
         let org = Organization::first_seen_in_bank_payment(Inn::parse("1234567890").unwrap(), now);
-        assert!(org.balance.is_zero());
+        assert!(org.balance().is_zero());
         assert_eq!(org.currency(), Currency::RUB);
         assert_eq!(org.country.as_str(), "RU");
     }

@@ -201,6 +201,16 @@ impl PaymentStatus {
         self.allowed_next().is_empty()
     }
 
+    /// The statuses whose payments are in the organization's balance: a payment is credited
+    /// on entering one and debited on leaving it. Stores filter on these names when they sum
+    /// what the balance should be (the ledger audit).
+    pub const COUNTED_IN_BALANCE: [PaymentStatus; 1] = [Self::Succeeded];
+
+    /// True when a payment in this status is part of the balance.
+    pub fn counts_towards_balance(self) -> bool {
+        Self::COUNTED_IN_BALANCE.contains(&self)
+    }
+
     /// What entering this status does to the balance.
     pub fn balance_effect_on_entry(self) -> BalanceEffect {
         match self {
@@ -300,6 +310,26 @@ pub struct Payment {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn balance_effects_follow_the_statuses_counted_in_the_balance() {
+        // Entering a counted status credits, leaving one debits, anything else is neutral:
+        // the audit's sum over COUNTED_IN_BALANCE then always equals the balance.
+        for from in PaymentStatus::ALL {
+            for &to in from.allowed_next() {
+                let expected = match (from.counts_towards_balance(), to.counts_towards_balance()) {
+                    (false, true) => BalanceEffect::Credit,
+                    (true, false) => BalanceEffect::Debit,
+                    _ => BalanceEffect::None,
+                };
+                assert_eq!(to.balance_effect_on_entry(), expected, "{from} -> {to}");
+            }
+        }
+        assert_eq!(
+            PaymentStatus::COUNTED_IN_BALANCE,
+            [PaymentStatus::Succeeded]
+        );
+    }
+
     use super::*;
     use PaymentStatus::*;
 

@@ -64,12 +64,14 @@ pub trait BankPaymentStore: Send + Sync {
     /// The adapter MUST, in one database transaction:
     /// 1. create the organization with `payment.payer_inn` if none exists
     ///    ([`Organization::first_seen_in_bank_payment`]);
-    /// 2. insert the payment (method `bank_transfer`, status `succeeded`,
-    ///    `transaction_reference` = document number) under a unique key on `operation_id`;
-    /// 3. read the organization's balance under a lock that excludes every other balance change
-    ///    of that organization until commit, compute the change with
-    ///    [`crate::ledger::credit`], and store the new balance;
-    /// 4. append a balance-log entry with the previous and new balance.
+    /// 2. lock the organization's row against every other balance change of it until commit,
+    ///    and read its balance;
+    /// 3. call [`crate::bank::plan_bank_payment`] with what it holds for the `operation_id`
+    ///    and that balance, and write exactly the plan: for
+    ///    [`BankPaymentPlan::Credit`](crate::bank::BankPaymentPlan::Credit), insert the
+    ///    payment under a unique key on `operation_id`, store the new balance and append a
+    ///    balance-log entry with the previous and new balance; if the insert loses to the
+    ///    unique key, read the payment that won and plan again.
     ///
     /// It MUST return [`RecordOutcome::AlreadyRecorded`] with the first payment's contents,
     /// having written nothing (not even the organization), whenever a payment with this
@@ -270,9 +272,10 @@ pub trait CatalogueStore: Send + Sync {
         organization_id: OrganizationId,
     ) -> Result<Vec<AccountPaymentMethod>, StorageError>;
 
-    /// Creates or replaces the organization's override for `setting.method`. When
-    /// `setting.is_default`, the adapter MUST clear `is_default` on the organization's other
-    /// overrides in the same transaction.
+    /// Creates or replaces the organization's override for `setting.method`. In one
+    /// transaction the adapter MUST lock the organization's row (serializing its overrides),
+    /// read its overrides, call [`crate::catalogue::plan_override`] and write exactly the
+    /// plan, so that at most one method stays the default.
     async fn upsert_override(&self, setting: &AccountPaymentMethod) -> Result<(), StorageError>;
 
     /// Deletes an override ([`CatalogueError::NotFound`] when absent).
@@ -318,10 +321,10 @@ pub enum SubmitError {
 pub trait ManualPaymentStore: Send + Sync {
     /// In one transaction, the adapter MUST:
     /// 1. when a key is given, claim `(organization, key)` under a unique key FIRST; if it is
-    ///    already claimed, wait for its owner to commit, then compare the stored request
-    ///    fingerprint ([`ManualPaymentRequest::fingerprint`]) with this one: equal → return
-    ///    [`SubmitOutcome::Replayed`] with the payment stored for it; different →
-    ///    [`ManualPaymentError::IdempotencyKeyReused`]; write nothing else;
+    ///    already claimed, wait for its owner to commit, read what the key holds and follow
+    ///    [`crate::idempotency::decide`]: `Replay` → return [`SubmitOutcome::Replayed`] with
+    ///    that payment; `Reused` → [`ManualPaymentError::IdempotencyKeyReused`]; either way
+    ///    write nothing else;
     /// 2. read the invoice under a row lock and call
     ///    [`crate::billing::plan_manual_payment`]; on refusal, roll back and return it;
     /// 3. insert the payment; a second `pending_approval` payment of one invoice MUST be
@@ -351,8 +354,8 @@ pub trait StaffActionStore: Send + Sync {
     /// its organization, in that order (the order every write path uses, so concurrent
     /// actions and submissions cannot deadlock), call
     /// [`crate::billing::plan_staff_action`], and write exactly the plan: the payment, the
-    /// balance and a balance-log entry when the plan has a change, and the invoice marked paid
-    /// when it says so. Concurrent actions on one payment MUST serialize on the row lock, so
+    /// balance and a balance-log entry when the plan has a change, and the paid invoice (its
+    /// status and `paid_at`, from [`crate::invoice::Invoice::paid`]) when it has one. Concurrent actions on one payment MUST serialize on the row lock, so
     /// that 20 concurrent approvals credit once and an approval racing a rejection lets one
     /// win and the other see the new status (and get [`StaffActionError::InvalidTransition`]).
     async fn apply_staff_action(
@@ -377,6 +380,7 @@ pub enum StaffActionStoreError {
 #[async_trait]
 pub trait LedgerAuditSource: Send + Sync {
     /// For every organization: its balance, its whole log (oldest first) and the sum of its
-    /// `succeeded` payments, read in one consistent snapshot per organization.
+    /// payments in a status [counted in the balance](PaymentStatus::COUNTED_IN_BALANCE), read
+    /// in one consistent snapshot per organization.
     async fn ledger_audit_inputs(&self) -> Result<Vec<LedgerAuditInput>, StorageError>;
 }

@@ -567,15 +567,14 @@ impl Billing {
         else {
             return Err(BillingError::Invalid(errors));
         };
-        let organization = Organization {
-            id: OrganizationId::new_random(),
+        let organization = Organization::new(
+            OrganizationId::new_random(),
             inn,
             name,
             country,
-            balance: Money::zero(currency),
-            created_at: now,
-            updated_at: now,
-        };
+            currency,
+            now,
+        );
         self.organizations
             .create_organization(&organization)
             .await?;
@@ -1210,7 +1209,7 @@ mod tests {
             .organizations
             .expect_create_organization()
             .withf(|o| {
-                o.country.as_str() == "RU" && o.currency() == Currency::RUB && o.balance.is_zero()
+                o.country.as_str() == "RU" && o.currency() == Currency::RUB && o.balance().is_zero()
             })
             .times(1)
             .returning(|_| Ok(()));
