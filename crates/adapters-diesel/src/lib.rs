@@ -87,14 +87,25 @@
 //! `PAYMENTS_TEST_REQUIRE_POSTGRES=1` makes them fail (for CI). Other crates reuse these
 //! helpers through the `test-support` feature (module `test_support`).
 
-mod database;
+mod audit;
+mod balance_log;
+mod bank;
+mod catalogue;
+mod invoices;
+mod manual_payments;
+mod migrations;
+mod organizations;
+mod pool;
+mod queries;
+mod rows;
 pub mod schema;
+mod secrets;
 pub mod sql_types;
-pub(crate) mod store;
+mod staff_actions;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod tokens;
+mod tx;
 
-pub use database::{
-    ConnectError, Database, MigrationError, PoolOptions, PoolState, POSTGRES_MIGRATIONS,
-    SQLITE_MIGRATIONS,
-};
+pub use migrations::{MigrationError, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+pub use pool::{ConnectError, Database, PoolOptions, PoolState};

@@ -18,7 +18,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::database::{checkout, PoolsRef};
+use crate::pool::{checkout, PoolsRef};
 use crate::{Database, PoolOptions};
 
 /// The variable naming the PostgreSQL server used by tests (any database on it; the user must
@@ -101,12 +101,12 @@ impl TestDatabase {
             PoolsRef::Postgres(pool) => checkout(pool).and_then(|mut conn| {
                 diesel::sql_query(&sql)
                     .get_result::<Count>(&mut *conn)
-                    .map_err(crate::store::storage)
+                    .map_err(crate::tx::storage)
             }),
             PoolsRef::Sqlite(pool) => checkout(pool).and_then(|mut conn| {
                 diesel::sql_query(&sql)
                     .get_result::<Count>(&mut *conn)
-                    .map_err(crate::store::storage)
+                    .map_err(crate::tx::storage)
             }),
         };
         match result {

@@ -51,7 +51,7 @@ pub(crate) async fn read(
     let inn = Inn::parse(request.match_info().query("inn"))
         .map_err(|_| ApiError::OrganizationNotFound)?;
     let organization = state.read_balance.execute(caller.0.as_ref(), &inn).await?;
-    let balance = RawValue::from_string(organization.balance.to_string()).map_err(|error| {
+    let balance = RawValue::from_string(organization.balance().to_string()).map_err(|error| {
         tracing::error!(%error, "a balance did not print as a JSON number");
         ApiError::Internal
     })?;

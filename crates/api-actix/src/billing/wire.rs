@@ -268,8 +268,8 @@ impl From<Organization> for OrganizationBody {
             inn: organization.inn.as_str().to_owned(),
             name: organization.name,
             country: organization.country.as_str().to_owned(),
-            currency: organization.balance.currency().code(),
-            balance: organization.balance.to_string(),
+            currency: organization.balance().currency().code(),
+            balance: organization.balance().to_string(),
             created_at: time(organization.created_at),
             updated_at: time(organization.updated_at),
         }
@@ -294,8 +294,8 @@ impl From<Organization> for AccountBalanceBody {
         Self {
             organization_id: organization.id.to_string(),
             inn: organization.inn.as_str().to_owned(),
-            balance: organization.balance.to_string(),
-            currency: organization.balance.currency().code(),
+            balance: organization.balance().to_string(),
+            currency: organization.balance().currency().code(),
         }
     }
 }
@@ -351,7 +351,7 @@ impl AvailableMethodsBody {
     pub(crate) fn new(organization: &Organization, methods: Vec<AvailableMethod>) -> Self {
         Self {
             country: organization.country.as_str().to_owned(),
-            currency: organization.balance.currency().code(),
+            currency: organization.balance().currency().code(),
             methods: methods.into_iter().map(AvailableMethodBody::from).collect(),
         }
     }

@@ -172,15 +172,15 @@ impl BillingMocks {
 /// The member's organization: Acme, INN 7701234567, Russia, 139.00 RUB.
 pub fn acme() -> Organization {
     let now = Utc::now();
-    Organization {
-        id: OrganizationId(Uuid::from_u128(0x9d3c4c02_53a4_4b57_8c52_0f5d8b7e1a20)),
-        inn: Inn::parse("7701234567").unwrap(),
-        name: "Acme".into(),
-        country: CountryCode::russia(),
-        balance: rub("139"),
-        created_at: now,
-        updated_at: now,
-    }
+    Organization::restore(
+        OrganizationId(Uuid::from_u128(0x9d3c4c02_53a4_4b57_8c52_0f5d8b7e1a20)),
+        Inn::parse("7701234567").unwrap(),
+        "Acme".into(),
+        CountryCode::russia(),
+        rub("139"),
+        now,
+        now,
+    )
 }
 
 pub fn member_of(organization: &Organization) -> NewToken {

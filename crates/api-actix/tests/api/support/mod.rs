@@ -258,10 +258,17 @@ pub fn invalid_signature() -> Value {
 pub const BALANCE: &str = "/api/organizations/1234567890/balance/";
 
 pub fn organization() -> Organization {
-    let mut organization =
+    let seen =
         Organization::first_seen_in_bank_payment(Inn::parse("1234567890").unwrap(), Utc::now());
-    organization.balance = rub("145000");
-    organization
+    Organization::restore(
+        seen.id,
+        seen.inn,
+        seen.name,
+        seen.country,
+        rub("145000"),
+        seen.created_at,
+        seen.updated_at,
+    )
 }
 
 pub fn staff_token() -> NewToken {

@@ -1,0 +1,360 @@
+//! The connection pools: one per backend, their per-connection settings (SQLite pragmas,
+//! PostgreSQL `statement_timeout`), the in-process SQLite writer queue, and the wait metrics
+//! of pool checkouts. [`with_connection!`] runs a port's blocking diesel code on one pooled
+//! connection of whichever backend.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{
+    ConnectionManager, CustomizeConnection, Pool, PooledConnection, R2D2Connection,
+};
+use diesel::{PgConnection, SqliteConnection};
+use payments_domain::ledger::BalanceLogEntry;
+use payments_domain::{OrganizationId, StorageError};
+
+use crate::balance_log::BalanceLogQueries;
+use crate::tx::storage;
+
+/// Checks out a connection of whichever backend and runs `$body` with it on the blocking
+/// pool. The body is written once and compiled for both connection types; every query it
+/// calls is implemented for both (see `tx::for_both_backends!`).
+///
+/// `with_connection!(write: db, |conn| ...)` marks a body that writes: on SQLite it first
+/// queues on the process's writer lock. SQLite admits one writer at a time anyway; queueing
+/// in-process, before taking a pooled connection, replaces SQLite's busy-wait (sleeps of up
+/// to 100 ms between retries), which collapsed throughput under concurrent webhooks. The
+/// database's own locking (`BEGIN IMMEDIATE`, `busy_timeout`) still guards against other
+/// processes (the CLI) and still decides correctness.
+macro_rules! with_connection {
+    (write: $db:expr, |$conn:ident| $body:expr) => {{
+        let writer = $db.sqlite_writer.clone();
+        $crate::pool::with_connection!(@run $db, writer, |$conn| $body)
+    }};
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        let writer: Option<std::sync::Arc<std::sync::Mutex<()>>> = None;
+        $crate::pool::with_connection!(@run $db, writer, |$conn| $body)
+    }};
+    (@run $db:expr, $writer:ident, |$conn:ident| $body:expr) => {
+        match &*$db.pools {
+            $crate::pool::Pools::Postgres(pool) => {
+                let pool = pool.clone();
+                let waits = $db.waits.clone();
+                $crate::pool::blocking(move || {
+                    let mut pooled = waits.time(|| $crate::pool::checkout(&pool))?;
+                    let $conn: &mut diesel::PgConnection = &mut pooled;
+                    $body
+                })
+                .await
+            }
+            $crate::pool::Pools::Sqlite(pool) => {
+                let pool = pool.clone();
+                let waits = $db.waits.clone();
+                $crate::pool::blocking(move || {
+                    // A poisoned lock only means another writer panicked; the database
+                    // rolled its transaction back, so the queue may go on.
+                    let _queued = $writer
+                        .as_ref()
+                        .map(|w| w.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+                    let mut pooled = waits.time(|| $crate::pool::checkout(&pool))?;
+                    let $conn: &mut diesel::SqliteConnection = &mut pooled;
+                    $body
+                })
+                .await
+            }
+        }
+    };
+}
+pub(crate) use with_connection;
+
+/// Connection pool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Most connections open at once.
+    pub max_size: u32,
+    /// How long a request waits for a free connection before failing with a storage error.
+    pub connection_timeout: Duration,
+    /// PostgreSQL `statement_timeout` of every pooled connection, so one runaway query cannot
+    /// hold a connection (and its row locks) forever. SQLite has no equivalent; its writers
+    /// wait at most `busy_timeout` (30 s) for the write lock.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 10,
+            connection_timeout: Duration::from_secs(10),
+            statement_timeout: Some(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// Connections of the pool right now, and the waits for them so far, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolState {
+    /// Open connections, idle or in use.
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max_size: u32,
+    /// Connections handed out to requests since start.
+    pub checkouts: u64,
+    /// Total time requests waited for a connection since start, in seconds.
+    pub wait_seconds: f64,
+    /// Checkouts that failed (timed out or could not connect) since start.
+    pub checkout_failures: u64,
+}
+
+/// Sets `statement_timeout` on every pooled PostgreSQL connection.
+#[derive(Debug)]
+struct PgStatementTimeout(Duration);
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PgStatementTimeout {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!("SET statement_timeout = {}", self.0.as_millis()))
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Why [`Database::connect`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The directory for the SQLite file could not be created.
+    #[error("cannot create directory {path} for the SQLite database: {source}")]
+    CreateDirectory {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The pool could not open its connections.
+    #[error("cannot connect to the {backend} database: {message}")]
+    Connect {
+        backend: &'static str,
+        message: String,
+    },
+}
+
+/// The PostgreSQL or SQLite database behind every port. Cheap to clone: clones share one pool.
+#[derive(Clone)]
+pub struct Database {
+    pub(crate) pools: Arc<Pools>,
+    pub(crate) waits: Arc<PoolWaits>,
+    /// SQLite only: writers of this process queue here (see `with_connection!`).
+    pub(crate) sqlite_writer: Option<Arc<std::sync::Mutex<()>>>,
+}
+
+/// How long requests have waited for a pooled connection, for metrics: a pool that is too
+/// small shows here before it shows as timeouts.
+#[derive(Debug, Default)]
+pub(crate) struct PoolWaits {
+    checkouts: AtomicU64,
+    wait_micros: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl PoolWaits {
+    /// Times one checkout and counts it.
+    pub(crate) fn time<T, E>(&self, checkout: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let started = std::time::Instant::now();
+        let result = checkout();
+        let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.wait_micros.fetch_add(waited, Ordering::Relaxed);
+        self.checkouts.fetch_add(1, Ordering::Relaxed);
+        if result.is_err() {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+pub(crate) enum Pools {
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the URL: it may hold a password.
+        f.debug_struct("Database")
+            .field("backend", &self.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sets the pragmas every pooled SQLite connection needs.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        // busy_timeout first, so switching to WAL waits for other connections instead of
+        // failing. WAL lets readers run beside the one writer; synchronous = FULL makes every
+        // commit durable before it is reported; foreign keys are off by default in SQLite.
+        conn.batch_execute(
+            "PRAGMA busy_timeout = 30000; \
+             PRAGMA journal_mode = WAL; \
+             PRAGMA foreign_keys = ON; \
+             PRAGMA synchronous = FULL;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Where an SQLite URL points: the path, without an optional `sqlite://` or `sqlite:` prefix.
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+impl Database {
+    /// Opens a pool. A `postgres://` or `postgresql://` URL selects PostgreSQL; anything else
+    /// is an SQLite file path (an optional `sqlite://` prefix is removed; missing parent
+    /// directories are created). Blocks until the pool's first connections are open.
+    pub fn connect(url: &str, options: PoolOptions) -> Result<Database, ConnectError> {
+        let pools = if is_postgres_url(url) {
+            let mut builder = Pool::builder()
+                .max_size(options.max_size)
+                .connection_timeout(options.connection_timeout);
+            if let Some(timeout) = options.statement_timeout {
+                builder = builder.connection_customizer(Box::new(PgStatementTimeout(timeout)));
+            }
+            let pool = builder
+                .build(ConnectionManager::<PgConnection>::new(url))
+                .map_err(|e| ConnectError::Connect {
+                    backend: "postgres",
+                    message: e.to_string(),
+                })?;
+            Pools::Postgres(pool)
+        } else {
+            let path = sqlite_path(url);
+            if let Some(parent) = Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|source| {
+                        ConnectError::CreateDirectory {
+                            path: parent.display().to_string(),
+                            source,
+                        }
+                    })?;
+                }
+            }
+            let pool = Pool::builder()
+                .max_size(options.max_size)
+                .connection_timeout(options.connection_timeout)
+                .connection_customizer(Box::new(SqlitePragmas))
+                .build(ConnectionManager::<SqliteConnection>::new(path))
+                .map_err(|e| ConnectError::Connect {
+                    backend: "sqlite",
+                    message: e.to_string(),
+                })?;
+            Pools::Sqlite(pool)
+        };
+        let sqlite_writer =
+            matches!(pools, Pools::Sqlite(_)).then(|| Arc::new(std::sync::Mutex::new(())));
+        Ok(Database {
+            pools: Arc::new(pools),
+            waits: Arc::new(PoolWaits::default()),
+            sqlite_writer,
+        })
+    }
+
+    /// `"postgres"` or `"sqlite"`.
+    pub fn backend_name(&self) -> &'static str {
+        match *self.pools {
+            Pools::Postgres(_) => "postgres",
+            Pools::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// The pool's connections right now (no I/O).
+    pub fn pool_state(&self) -> PoolState {
+        let (state, max_size) = match &*self.pools {
+            Pools::Postgres(pool) => (pool.state(), pool.max_size()),
+            Pools::Sqlite(pool) => (pool.state(), pool.max_size()),
+        };
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max_size,
+            checkouts: self.waits.checkouts.load(Ordering::Relaxed),
+            wait_seconds: self.waits.wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            checkout_failures: self.waits.failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Checks that a connection can be checked out and answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        with_connection!(self, |conn| ping(conn))
+    }
+
+    /// The balance log of one organization, oldest first (empty for an unknown organization).
+    pub async fn balance_log(
+        &self,
+        organization_id: OrganizationId,
+    ) -> Result<Vec<BalanceLogEntry>, StorageError> {
+        with_connection!(self, |conn| conn.balance_log(organization_id))
+    }
+    #[cfg(feature = "test-support")]
+    pub(crate) fn pools_for_tests(&self) -> PoolsRef<'_> {
+        match &*self.pools {
+            Pools::Postgres(pool) => PoolsRef::Postgres(pool),
+            Pools::Sqlite(pool) => PoolsRef::Sqlite(pool),
+        }
+    }
+}
+
+/// Borrowed pools, for the test-support helpers.
+#[cfg(feature = "test-support")]
+pub(crate) enum PoolsRef<'a> {
+    Postgres(&'a Pool<ConnectionManager<PgConnection>>),
+    Sqlite(&'a Pool<ConnectionManager<SqliteConnection>>),
+}
+/// Takes a connection from the pool; a timeout or broken database becomes a storage error.
+pub(crate) fn checkout<C: R2D2Connection + 'static>(
+    pool: &Pool<ConnectionManager<C>>,
+) -> Result<PooledConnection<ConnectionManager<C>>, StorageError> {
+    pool.get()
+        .map_err(|e| StorageError::with_source("no database connection available", e))
+}
+
+/// Runs blocking diesel work on tokio's blocking pool, inside the caller's tracing span.
+pub(crate) async fn blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StorageError> + Send + 'static,
+{
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
+        .await
+        .unwrap_or_else(|e| Err(StorageError::with_source("database task failed", e).into()))
+}
+
+/// `SELECT 1` on either backend.
+fn ping<C: diesel::Connection>(conn: &mut C) -> Result<(), StorageError> {
+    conn.batch_execute("SELECT 1").map_err(storage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_select_the_backend() {
+        assert!(is_postgres_url("postgres://u@h/db"));
+        assert!(is_postgres_url("postgresql://u@h/db"));
+        assert!(!is_postgres_url("/var/lib/payments.db"));
+        assert_eq!(sqlite_path("sqlite:///tmp/x.db"), "/tmp/x.db");
+        assert_eq!(sqlite_path("sqlite://data/x.db"), "data/x.db");
+        assert_eq!(sqlite_path("data/x.db"), "data/x.db");
+    }
+}
