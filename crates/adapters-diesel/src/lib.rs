@@ -5,8 +5,24 @@
 //! tokens, webhook secrets, invoices, payment and balance-log queries, the payment-method
 //! catalogue, manual payments, staff actions and the ledger audit source. The URL picks the
 //! backend: `postgres://…` or `postgresql://…` is PostgreSQL, anything else an SQLite file.
-//! The query code is written once (`store.rs`) and compiled for both connection types; one
-//! contract test suite (`tests/contract.rs`) runs against both.
+//! One contract test suite (`tests/contract/`, one module per port) runs against both.
+//!
+//! # Layout
+//! - `pool` — [`Database`]: the pools, connection settings, the SQLite writer queue, checkout
+//!   metrics, and `with_connection!`, which runs blocking diesel code on either backend;
+//! - `migrations` — embedded migrations ([`POSTGRES_MIGRATIONS`], [`SQLITE_MIGRATIONS`]);
+//! - `tx` — transactions and row locks (`Locking`, the only per-backend code), retries of
+//!   transient conflicts, error mapping (unique keys; diesel errors become
+//!   [`StorageError`](payments_domain::StorageError)s with the diesel error as source);
+//! - `rows` — row types and their conversions;
+//! - one module per port: `bank`, `manual_payments`, `staff_actions`, `organizations`,
+//!   `tokens`, `secrets`, `invoices`, `queries`, `catalogue`, `audit` (and `balance_log`,
+//!   shared). Each holds a small trait of single queries, implemented for both connection
+//!   types by the `for_both_backends!` macro; the workflow (lock, plan, write) as a plain
+//!   generic function over that trait; and the port's `impl` for [`Database`].
+//!
+//! The adapter decides nothing: every rule it applies is a domain function it calls with the
+//! rows it holds locked, and it writes exactly what that function returns.
 //!
 //! # Tables
 //! Migration `2026-11-25-000001_ledger`: `organizations` (balance in minor units, unique INN),
@@ -43,20 +59,25 @@
 //! order everywhere: **idempotency key → invoice → payment → organization**, so concurrent
 //! operations queue instead of deadlocking.
 //! - *Bank payment*: inserts the organization (`ON CONFLICT (inn) DO NOTHING`), locks it,
-//!   inserts the payment under the unique key on `operation_id` (the key decides races),
-//!   credits the balance and appends the log. A taken `operation_id` rolls everything back
-//!   and returns `AlreadyRecorded` with the first payment.
+//!   asks [`plan_bank_payment`](payments_domain::bank::plan_bank_payment), inserts the
+//!   payment under the unique key on `operation_id` (the key decides races), writes the
+//!   planned balance and appends the log. A taken `operation_id` rolls everything back and
+//!   returns `AlreadyRecorded` with the first payment.
 //! - *Manual payment*: claims `(organization, key)` first with `INSERT … ON CONFLICT DO
-//!   NOTHING` (a concurrent twin waits for the owner's commit, then replays its payment or is
-//!   refused for another request), locks the invoice, asks
+//!   NOTHING` (a concurrent twin waits for the owner's commit, then
+//!   [`idempotency::decide`](payments_domain::idempotency::decide) says replay or refuse),
+//!   locks the invoice, asks
 //!   [`plan_manual_payment`](payments_domain::billing::plan_manual_payment), inserts the
 //!   payment (the partial unique index refuses a second waiting one), and links the key.
 //!   Refusals roll back, the claim included.
 //! - *Staff action*: reads the payment's invoice id, locks the invoice, the payment and the
 //!   organization, asks [`plan_staff_action`](payments_domain::billing::plan_staff_action)
 //!   and writes exactly the plan; repeats write nothing.
-//! - *Overrides*: lock the organization, so moving the default is serialized per tenant.
-//! - *Ledger audit*: each organization is read in one snapshot (PostgreSQL REPEATABLE READ
+//! - *Overrides*: lock the organization, so moving the default is serialized per tenant, and
+//!   write [`plan_override`](payments_domain::catalogue::plan_override)'s plan (one default).
+//! - *Ledger audit*: sums the payments in the statuses
+//!   [`COUNTED_IN_BALANCE`](payments_domain::PaymentStatus::COUNTED_IN_BALANCE).
+//!   Each organization is read in one snapshot (PostgreSQL REPEATABLE READ
 //!   READ ONLY; SQLite one deferred read transaction over WAL).
 //!
 //! Per backend:

@@ -154,10 +154,6 @@ pub(crate) fn violated_unique_key(error: &DieselError) -> Option<UniqueKey> {
 /// What differs between the backends: starting transactions and locking rows.
 ///
 /// Lock order, everywhere: idempotency key → invoice → payment → organization. Taking locks
-
-/// What differs between the backends: starting transactions and locking rows.
-///
-/// Lock order, everywhere: idempotency key → invoice → payment → organization. Taking locks
 /// in one order means concurrent operations queue instead of deadlocking.
 pub(crate) trait Locking: Sized {
     /// Runs `body` in a transaction that may write; commits on `Ok`, rolls back on `Err`.

@@ -263,13 +263,14 @@ pub(crate) struct OrganizationBody {
 
 impl From<Organization> for OrganizationBody {
     fn from(organization: Organization) -> Self {
+        let balance = organization.balance();
         Self {
             id: organization.id.to_string(),
             inn: organization.inn.as_str().to_owned(),
             name: organization.name,
             country: organization.country.as_str().to_owned(),
-            currency: organization.balance().currency().code(),
-            balance: organization.balance().to_string(),
+            currency: balance.currency().code(),
+            balance: balance.to_string(),
             created_at: time(organization.created_at),
             updated_at: time(organization.updated_at),
         }
