@@ -309,3 +309,23 @@ pub(crate) fn with_retries<C: Locking, T>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn storage_errors_keep_the_diesel_error_as_source() {
+        let error = storage(DieselError::NotFound);
+        assert_eq!(
+            error.to_string(),
+            "storage failure: database error: Record not found"
+        );
+        let source = error.source().expect("the diesel error is kept");
+        assert!(matches!(
+            source.downcast_ref::<DieselError>(),
+            Some(DieselError::NotFound)
+        ));
+    }
+}
