@@ -105,7 +105,7 @@ impl FromRequest for Call {
                         // spend anyone's quota.
                         state
                             .rate_limit
-                            .check(principal.token_id.0)
+                            .check(principal.token_id().0)
                             .map_err(|wait| ApiError::TooManyRequests {
                                 retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
                             })?;

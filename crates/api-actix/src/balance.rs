@@ -2,6 +2,7 @@
 //! tenancy.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use payments_domain::usecases::ReadBalanceError;
 use payments_domain::Inn;
 use serde_json::value::RawValue;
 
@@ -49,7 +50,7 @@ pub(crate) async fn read(
 ) -> Result<HttpResponse, ApiError> {
     // The old service answered 404 for any INN it did not know, well formed or not.
     let inn = Inn::parse(request.match_info().query("inn"))
-        .map_err(|_| ApiError::OrganizationNotFound)?;
+        .map_err(|_| ApiError::from(ReadBalanceError::NotFound))?;
     let organization = state.read_balance.execute(caller.0.as_ref(), &inn).await?;
     let balance = RawValue::from_string(organization.balance().to_string()).map_err(|error| {
         tracing::error!(%error, "a balance did not print as a JSON number");

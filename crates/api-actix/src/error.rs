@@ -4,16 +4,17 @@
 //! ([`ResponseError`]) and the billing envelope `{"success": false, ...}` ([`Rejection`]),
 //! which carries the request id and so is built where the request is known.
 
+use std::borrow::Cow;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
-use payments_domain::ledger::LedgerError;
 use payments_domain::payment::InvalidTransition;
 use payments_domain::signature::SignatureError;
 use payments_domain::usecases::{
     AuthenticationError, BillingError, ReadBalanceError, ReceiveError,
 };
-use payments_domain::FieldErrors;
+use payments_domain::{FieldErrors, PaymentId, StorageError};
 
 use crate::observability::RequestId;
 use crate::openapi::{ErrorBody, FailureBody, InvalidDataBody};
@@ -25,12 +26,16 @@ pub const BILLING_PREFIX: &str = "/api/v1/billing";
 /// kept because existing clients parse it).
 pub const NON_FIELD_ERRORS: &str = "non_field_errors";
 
-/// Everything a request can fail with. Each variant's `Display` is the client-facing `error`
-/// message; internal causes are logged where they are converted, never sent.
+/// Everything a request can fail with: one variant per kind of answer. Each variant's
+/// `Display` is the client-facing `error` message. Variants keep the internal cause where there
+/// is one, so that it is logged where the answer is built ([`ApiError::response_head`]); the
+/// conversions from domain errors below only map, they never log.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("Not found")]
-    NotFound,
+    /// 404 with its message: `Not found` for unknown paths, `Organization not found` on the
+    /// balance route, `Payment not found.` and the like in billing.
+    #[error("{0}")]
+    NotFound(Cow<'static, str>),
     /// A known path with a method it does not serve; `allow` lists the ones it does.
     #[error("Method not allowed")]
     MethodNotAllowed { allow: &'static str },
@@ -38,53 +43,54 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
+    /// The webhook's signature was refused; the reason is logged, never sent.
     #[error("Invalid signature")]
-    InvalidSignature,
+    InvalidSignature(SignatureError),
     /// Missing or invalid API token; the message is the domain's.
     #[error("{0}")]
     Unauthenticated(String),
+    /// 400 with per-field reasons.
     #[error("Invalid data")]
     InvalidData(FieldErrors),
-    #[error("Operation already processed with different data")]
-    Conflict,
+    /// 400 without field reasons (a client error actix raised on its own).
     #[error("{0}")]
-    Refused(LedgerError),
-    #[error("Organization not found")]
-    OrganizationNotFound,
-    /// 404 naming what was not found (billing: missing or another organization's).
-    #[error("{0} not found.")]
-    NoSuch(&'static str),
-    /// 400 about the request as a whole, with the domain's reason.
-    #[error("{0}")]
-    Rejected(String),
+    BadRequest(Cow<'static, str>),
     /// 403: the caller's role may not do this.
     #[error("{0}")]
     Forbidden(String),
     /// 409 from the payment state machine; the envelope names the states.
     #[error("{0}")]
     InvalidTransition(InvalidTransition),
-    /// 409 for the billing rules' other conflicts, with the domain's reason.
-    #[error("{0}")]
-    ConflictReason(String),
+    /// 409: the request conflicts with what is stored. `payment_id` names the stored payment
+    /// when there is one (a webhook reusing an operation id), for the log.
+    #[error("{reason}")]
+    Conflict {
+        reason: Cow<'static, str>,
+        payment_id: Option<PaymentId>,
+    },
     /// 422: well formed, but the ledger cannot take it.
     #[error("{0}")]
     Unprocessable(String),
-    /// Storage is down or overloaded: not the client's fault, so 503 and a retry hint.
+    /// Storage is down or overloaded: not the client's fault, so 503 and a retry hint. The
+    /// cause is logged, never sent.
     #[error("Service temporarily unavailable, retry later")]
-    Unavailable,
+    Unavailable(StorageError),
     /// The handler took longer than `HttpSettings::request_timeout`.
     #[error("Request timed out")]
     TimedOut,
     /// The token spent its quota; `retry_after` whole seconds until the next request passes.
     #[error("Too many requests; retry after {retry_after} s")]
     TooManyRequests { retry_after: u64 },
-    /// A client error raised by actix itself that has no more specific mapping.
-    #[error("Bad request")]
-    BadRequest,
     /// A bug on our side; never caused by input.
     #[error("Internal server error")]
     Internal,
 }
+
+/// Message of a 404 for a path nothing is served at.
+pub const NOT_FOUND: &str = "Not found";
+
+/// Message of the webhook's 409.
+pub const OPERATION_CONFLICT: &str = "Operation already processed with different data";
 
 impl ApiError {
     /// 400 with one body-level reason, e.g. malformed JSON.
@@ -93,23 +99,49 @@ impl ApiError {
         errors.add(NON_FIELD_ERRORS, reason);
         Self::InvalidData(errors)
     }
+
+    /// 404 for a path nothing is served at.
+    pub fn no_route() -> Self {
+        Self::NotFound(Cow::Borrowed(NOT_FOUND))
+    }
+
+    /// 400 for a client error actix raised without a more specific reason.
+    pub fn bad_request() -> Self {
+        Self::BadRequest(Cow::Borrowed("Bad request"))
+    }
+
+    /// Logs what the client is not told: internal causes and refusals worth tracing. Called
+    /// once per answer, where it is built.
+    fn log(&self) {
+        match self {
+            Self::Unavailable(cause) => tracing::error!(%cause, "storage failed"),
+            // The reason only: the header and the secrets stay out of logs.
+            Self::InvalidSignature(reason) => {
+                tracing::info!(%reason, "webhook signature refused")
+            }
+            Self::Conflict {
+                payment_id: Some(payment_id),
+                ..
+            } => tracing::info!(%payment_id, "webhook reused an operation_id with other data"),
+            Self::Unprocessable(refusal) => tracing::info!(%refusal, "ledger refused a change"),
+            _ => {}
+        }
+    }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::NotFound | Self::OrganizationNotFound | Self::NoSuch(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::InvalidSignature | Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::InvalidData(_) | Self::BadRequest | Self::Rejected(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidSignature(_) | Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::InvalidData(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Conflict | Self::InvalidTransition(_) | Self::ConflictReason(_) => {
-                StatusCode::CONFLICT
-            }
-            Self::Refused(_) | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Conflict { .. } | Self::InvalidTransition(_) => StatusCode::CONFLICT,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -133,7 +165,9 @@ impl ResponseError for ApiError {
 
 impl ApiError {
     /// Status and the headers that go with it (`Allow`, `WWW-Authenticate`, `Retry-After`).
+    /// Every rendering starts here, so this is where the error is logged.
     fn response_head(&self) -> HttpResponseBuilder {
+        self.log();
         let mut response = HttpResponse::build(self.status_code());
         match self {
             Self::MethodNotAllowed { allow } => {
@@ -142,7 +176,7 @@ impl ApiError {
             Self::Unauthenticated(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            Self::Unavailable | Self::TimedOut => {
+            Self::Unavailable(_) | Self::TimedOut => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             Self::TooManyRequests { retry_after } => {
@@ -230,16 +264,17 @@ impl From<BillingError> for ApiError {
     fn from(error: BillingError) -> Self {
         match error {
             BillingError::Invalid(errors) => Self::InvalidData(errors),
-            BillingError::BadRequest(reason) => Self::Rejected(reason),
             BillingError::Forbidden(refusal) => Self::Forbidden(refusal.to_string()),
-            BillingError::NotFound(what) => Self::NoSuch(what),
             BillingError::InvalidTransition(refusal) => Self::InvalidTransition(refusal),
-            BillingError::Conflict(reason) => Self::ConflictReason(reason),
+            BillingError::Conflict(reason) => Self::Conflict {
+                reason: reason.into(),
+                payment_id: None,
+            },
             BillingError::Unprocessable(reason) => Self::Unprocessable(reason),
-            BillingError::Storage(cause) => {
-                tracing::error!(%cause, "storage failed in a billing request");
-                Self::Unavailable
-            }
+            BillingError::Storage(cause) => Self::Unavailable(cause),
+            not_found @ BillingError::NotFound(_) => Self::NotFound(not_found.to_string().into()),
+            // A kind added to the domain later: answered as a bug until it is mapped here.
+            _ => Self::Internal,
         }
     }
 }
@@ -248,18 +283,13 @@ impl From<ReceiveError> for ApiError {
     fn from(error: ReceiveError) -> Self {
         match error {
             ReceiveError::Invalid(errors) => Self::InvalidData(errors),
-            ReceiveError::Conflict { payment_id } => {
-                tracing::info!(%payment_id, "webhook reused an operation_id with other data");
-                Self::Conflict
-            }
-            ReceiveError::Refused(refusal) => {
-                tracing::info!(%refusal, "ledger refused a bank payment");
-                Self::Refused(refusal)
-            }
-            ReceiveError::Storage(cause) => {
-                tracing::error!(%cause, "storage failed while receiving a bank payment");
-                Self::Unavailable
-            }
+            ReceiveError::Conflict { payment_id } => Self::Conflict {
+                reason: Cow::Borrowed(OPERATION_CONFLICT),
+                payment_id: Some(payment_id),
+            },
+            ReceiveError::Refused(refusal) => Self::Unprocessable(refusal.to_string()),
+            ReceiveError::Storage(cause) => Self::Unavailable(cause),
+            _ => Self::Internal,
         }
     }
 }
@@ -267,11 +297,9 @@ impl From<ReceiveError> for ApiError {
 impl From<ReadBalanceError> for ApiError {
     fn from(error: ReadBalanceError) -> Self {
         match error {
-            ReadBalanceError::NotFound => Self::OrganizationNotFound,
-            ReadBalanceError::Storage(cause) => {
-                tracing::error!(%cause, "storage failed while reading a balance");
-                Self::Unavailable
-            }
+            ReadBalanceError::NotFound => Self::NotFound(error.to_string().into()),
+            ReadBalanceError::Storage(cause) => Self::Unavailable(cause),
+            _ => Self::Internal,
         }
     }
 }
@@ -279,10 +307,7 @@ impl From<ReadBalanceError> for ApiError {
 impl From<AuthenticationError> for ApiError {
     fn from(error: AuthenticationError) -> Self {
         match error {
-            AuthenticationError::Storage(cause) => {
-                tracing::error!(%cause, "storage failed while authenticating");
-                Self::Unavailable
-            }
+            AuthenticationError::Storage(cause) => Self::Unavailable(cause),
             refused => Self::Unauthenticated(refused.to_string()),
         }
     }
@@ -290,9 +315,7 @@ impl From<AuthenticationError> for ApiError {
 
 impl From<SignatureError> for ApiError {
     fn from(error: SignatureError) -> Self {
-        // The variant only: the header and the secrets stay out of logs.
-        tracing::info!(reason = %error, "webhook signature refused");
-        Self::InvalidSignature
+        Self::InvalidSignature(error)
     }
 }
 
@@ -304,7 +327,7 @@ impl From<actix_web::error::JsonPayloadError> for ApiError {
             E::ContentType => Self::UnsupportedMediaType,
             E::Deserialize(_) | E::Serialize(_) => Self::invalid_body("Malformed JSON."),
             E::Payload(payload) => payload.into(),
-            _ => Self::BadRequest,
+            _ => Self::bad_request(),
         }
     }
 }
@@ -313,10 +336,8 @@ impl From<actix_web::error::PayloadError> for ApiError {
     fn from(error: actix_web::error::PayloadError) -> Self {
         match error {
             actix_web::error::PayloadError::Overflow => Self::PayloadTooLarge,
-            other => {
-                tracing::debug!(error = %other, "could not read a request body");
-                Self::invalid_body("Could not read the request body.")
-            }
+            // The transport's reason is not the client's business, and not worth a log line.
+            _ => Self::invalid_body("Could not read the request body."),
         }
     }
 }

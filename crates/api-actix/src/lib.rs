@@ -66,10 +66,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use payments_domain::signature::WebhookSecret;
-use payments_domain::usecases::{Authenticate, Billing, ReadBalance, ReceiveBankPayment};
+use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
 use serde_json::json;
 use tracing_actix_web::TracingLogger;
 
+pub use billing::use_cases::{BillingPorts, BillingUseCases};
 pub use billing::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 pub use error::{ApiError, Rejection, BILLING_PREFIX, NON_FIELD_ERRORS};
 pub use health::{AlwaysReady, ReadinessCheck};
@@ -86,7 +87,7 @@ pub struct ApiState {
     pub read_balance: ReadBalance,
     pub authenticate: Authenticate,
     /// The billing API's use cases (`/api/v1/billing/`).
-    pub billing: Billing,
+    pub billing: BillingUseCases,
     pub webhook_auth: WebhookAuth,
     /// What `GET /readyz` asks.
     pub readiness: Arc<dyn ReadinessCheck>,
@@ -153,15 +154,15 @@ pub fn app(
                 .limit(limit)
                 .error_handler(|error, _| ApiError::from(error).into()),
         )
-        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-        .app_data(web::QueryConfig::default().error_handler(|_, _| ApiError::BadRequest.into()))
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::no_route().into()))
+        .app_data(web::QueryConfig::default().error_handler(|_, _| ApiError::bad_request().into()))
         .configure(|config| {
             for endpoint in Endpoint::ALL {
                 endpoint.register(config);
             }
         })
         .default_service(web::to(|request: HttpRequest| async move {
-            ApiError::NotFound.respond_to(&request)
+            ApiError::no_route().respond_to(&request)
         }))
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
         .wrap(from_fn(metrics::track_requests))

@@ -99,20 +99,14 @@ impl WebhookOutcome {
     /// The outcome of a webhook that failed with `error`.
     pub(crate) fn of_error(error: &ApiError) -> Self {
         match error {
-            ApiError::Conflict | ApiError::ConflictReason(_) | ApiError::InvalidTransition(_) => {
-                Self::Conflict
-            }
-            ApiError::InvalidSignature | ApiError::Unauthenticated(_) => Self::Unauthorized,
-            ApiError::Unavailable | ApiError::TimedOut | ApiError::Internal => Self::Unavailable,
+            ApiError::Conflict { .. } | ApiError::InvalidTransition(_) => Self::Conflict,
+            ApiError::InvalidSignature(_) | ApiError::Unauthenticated(_) => Self::Unauthorized,
+            ApiError::Unavailable(_) | ApiError::TimedOut | ApiError::Internal => Self::Unavailable,
             ApiError::InvalidData(_)
-            | ApiError::BadRequest
+            | ApiError::BadRequest(_)
             | ApiError::PayloadTooLarge
             | ApiError::UnsupportedMediaType
-            | ApiError::Refused(_)
-            | ApiError::NotFound
-            | ApiError::OrganizationNotFound
-            | ApiError::NoSuch(_)
-            | ApiError::Rejected(_)
+            | ApiError::NotFound(_)
             | ApiError::Forbidden(_)
             | ApiError::Unprocessable(_)
             | ApiError::MethodNotAllowed { .. }

@@ -177,6 +177,7 @@ pub struct TokenRecord {
 
 /// A user or token that breaks the rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TokenRuleError {
     #[error("a member needs an organization")]
     MemberWithoutOrganization,
@@ -186,6 +187,7 @@ pub enum TokenRuleError {
 
 /// A request the caller's role does not allow (HTTP 403).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AccessError {
     #[error("Staff only.")]
     StaffOnly,
@@ -194,47 +196,104 @@ pub enum AccessError {
 }
 
 /// The authenticated caller of a request.
+///
+/// Its fields are private so that it is always consistent: a member belongs to exactly one
+/// organization, staff to none. Build it with [`Principal::staff`], [`Principal::member`] or
+/// from a stored token with [`Principal::from_record`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub token_id: TokenId,
-    pub user_id: UserId,
-    pub role: Role,
-    pub organization_id: Option<OrganizationId>,
+    token_id: TokenId,
+    user_id: UserId,
+    scope: Scope,
+}
+
+/// Who a principal acts for; the role and the organization cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Staff,
+    Member(OrganizationId),
 }
 
 impl Principal {
-    /// Builds the principal of a live token; `None` for a revoked one.
+    /// A staff member's principal.
+    pub fn staff(token_id: TokenId, user_id: UserId) -> Self {
+        Self {
+            token_id,
+            user_id,
+            scope: Scope::Staff,
+        }
+    }
+
+    /// The principal of a member of `organization`.
+    pub fn member(token_id: TokenId, user_id: UserId, organization: OrganizationId) -> Self {
+        Self {
+            token_id,
+            user_id,
+            scope: Scope::Member(organization),
+        }
+    }
+
+    /// Builds the principal of a live token; `None` for a revoked one, and for a record whose
+    /// role and organization disagree (a member without one, staff with one), which no
+    /// issued token has.
     pub fn from_record(record: &TokenRecord) -> Option<Self> {
         if record.revoked_at.is_some() {
             return None;
         }
-        Some(Self {
-            token_id: record.id,
-            user_id: record.user_id,
-            role: record.role,
-            organization_id: record.organization_id,
-        })
+        match (record.role, record.organization_id) {
+            (Role::Staff, None) => Some(Self::staff(record.id, record.user_id)),
+            (Role::Member, Some(organization)) => {
+                Some(Self::member(record.id, record.user_id, organization))
+            }
+            _ => None,
+        }
+    }
+
+    /// The token the request was made with.
+    pub fn token_id(&self) -> TokenId {
+        self.token_id
+    }
+
+    /// The token's holder.
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    /// Member or staff.
+    pub fn role(&self) -> Role {
+        match self.scope {
+            Scope::Staff => Role::Staff,
+            Scope::Member(_) => Role::Member,
+        }
+    }
+
+    /// A member's organization; `None` for staff.
+    pub fn organization_id(&self) -> Option<OrganizationId> {
+        match self.scope {
+            Scope::Staff => None,
+            Scope::Member(organization) => Some(organization),
+        }
     }
 
     /// Tenancy: staff see every organization, a member only its own.
     pub fn can_see(&self, organization: OrganizationId) -> bool {
-        match self.role {
-            Role::Staff => true,
-            Role::Member => self.organization_id == Some(organization),
+        match self.scope {
+            Scope::Staff => true,
+            Scope::Member(own) => own == organization,
         }
     }
 
     /// True for staff.
     pub fn is_staff(&self) -> bool {
-        self.role == Role::Staff
+        self.scope == Scope::Staff
     }
 
     /// The organization a tenant endpoint works on: the member's own. Staff are refused, so
     /// tenant endpoints never show them every organization.
     pub fn member_organization(&self) -> Result<OrganizationId, AccessError> {
-        match (self.role, self.organization_id) {
-            (Role::Member, Some(organization)) => Ok(organization),
-            _ => Err(AccessError::MembersOnly),
+        match self.scope {
+            Scope::Member(organization) => Ok(organization),
+            Scope::Staff => Err(AccessError::MembersOnly),
         }
     }
 
@@ -322,6 +381,29 @@ mod tests {
         assert_eq!(staff.member_organization(), Err(AccessError::MembersOnly));
         assert_eq!(staff.require_staff(), Ok(()));
         assert_eq!(member.require_staff(), Err(AccessError::StaffOnly));
+    }
+
+    #[test]
+    fn principals_are_consistent_whichever_way_they_are_built() {
+        let organization = OrganizationId::new_random();
+        let (token, holder) = (TokenId(Uuid::new_v4()), UserId(Uuid::new_v4()));
+        let member = Principal::member(token, holder, organization);
+        assert_eq!(member.role(), Role::Member);
+        assert_eq!(member.organization_id(), Some(organization));
+        assert_eq!((member.token_id(), member.user_id()), (token, holder));
+        let staff = Principal::staff(token, holder);
+        assert_eq!(staff.role(), Role::Staff);
+        assert_eq!(staff.organization_id(), None);
+
+        let from_token = principal(Role::Member, Some(organization));
+        assert_eq!(from_token.organization_id(), Some(organization));
+        // Records no issued token has: refused rather than trusted.
+        let mut record = NewToken::mint([4; 32], &user(Role::Staff, None), Utc::now()).record;
+        record.organization_id = Some(organization);
+        assert_eq!(Principal::from_record(&record), None);
+        record.role = Role::Member;
+        record.organization_id = None;
+        assert_eq!(Principal::from_record(&record), None);
     }
 
     #[test]

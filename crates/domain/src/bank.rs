@@ -122,6 +122,7 @@ impl DocumentDate {
 
 /// Why one webhook field was refused. Shown to API clients.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BankFieldError {
     #[error("This field is required.")]
     Required,

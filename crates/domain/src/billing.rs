@@ -201,6 +201,7 @@ impl IdempotencyKey {
 
 /// Why a manual payment was refused by the rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ManualPaymentError {
     /// The invoice does not exist or belongs to another organization (HTTP 404).
     #[error("Invoice not found.")]
@@ -311,6 +312,7 @@ impl fmt::Display for StaffAction {
 
 /// Why a staff action was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StaffActionError {
     /// No such payment (HTTP 404).
     #[error("Payment not found.")]

@@ -14,6 +14,7 @@ use crate::payment::PaymentId;
 
 /// A balance change that the rules refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LedgerError {
     /// The new balance would not fit the balance column (13 digits before the point).
     #[error("The payment would take the balance over its maximum of {max}.")]
@@ -139,6 +140,7 @@ pub struct BalanceLogEntry {
 
 /// A break of the ledger invariant found by [`verify_log_chain`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LedgerViolation {
     #[error("log entry {entry} starts at {found} but the previous entry ended at {expected}")]
     BrokenChain {

@@ -77,6 +77,7 @@ impl FromStr for Currency {
 
 /// Why an amount or currency was refused. Messages are shown to API clients.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MoneyError {
     #[error("A valid number is required.")]
     NotANumber,

@@ -23,6 +23,7 @@ impl Default for PageRequest {
 
 /// An invalid `page` or `page_size` parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PageError {
     #[error("A valid integer is required.")]
     NotANumber,

@@ -47,6 +47,7 @@ pub enum RecordOutcome {
 
 /// Why a bank payment was not recorded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecordError {
     /// A ledger rule refused the credit (overflow, currency). Nothing was written.
     #[error(transparent)]
@@ -88,6 +89,7 @@ pub trait BankPaymentStore: Send + Sync {
 
 /// Why an organization could not be created.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CreateOrganizationError {
     /// Another organization has this INN (HTTP 409).
     #[error("An organization with this INN already exists.")]
@@ -167,6 +169,7 @@ pub struct InvoiceFilter {
 
 /// Why an invoice could not be created.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CreateInvoiceError {
     /// Another invoice has this number (HTTP 409).
     #[error("An invoice with this number already exists.")]
@@ -236,6 +239,7 @@ pub trait PaymentQueries: Send + Sync {
 
 /// Why a catalogue row or override could not be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CatalogueError {
     /// A row for this country and method exists already (HTTP 409).
     #[error("A configuration for this country and method already exists.")]
@@ -308,6 +312,7 @@ pub enum SubmitOutcome {
 
 /// Why a manual payment was not recorded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SubmitError {
     #[error(transparent)]
     Rule(#[from] ManualPaymentError),
@@ -368,6 +373,7 @@ pub trait StaffActionStore: Send + Sync {
 
 /// Why a staff action was not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StaffActionStoreError {
     #[error(transparent)]
     Rule(#[from] StaffActionError),

@@ -58,6 +58,7 @@ impl fmt::Debug for WebhookSecret {
 /// Why a signature was refused. Clients only ever see "Invalid signature"; the variant is for
 /// logs and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     #[error("signature header missing")]
     Missing,

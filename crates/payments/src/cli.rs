@@ -7,7 +7,7 @@ use chrono::Utc;
 use payments_adapters_diesel::Database;
 use payments_domain::auth::{Role, TokenId};
 use payments_domain::signature;
-use payments_domain::usecases::IssueToken;
+use payments_domain::usecases::{IssueToken, VerifyLedger};
 use payments_domain::Inn;
 
 use crate::{effective_secrets, os_random};
@@ -63,8 +63,7 @@ pub async fn revoke_token(database: Database, id: uuid::Uuid) -> anyhow::Result<
 /// `payments ledger verify`: checks every organization; fails naming each violation.
 pub async fn verify_ledger(database: Database) -> anyhow::Result<()> {
     crate::migrate(&database).await?;
-    let billing = payments_domain::usecases::Billing::from_adapter(Arc::new(database));
-    let (checked, failures) = billing.verify_ledger().await?;
+    let (checked, failures) = VerifyLedger::new(Arc::new(database)).execute().await?;
     for failure in &failures {
         eprintln!("ledger violation: {failure}");
     }

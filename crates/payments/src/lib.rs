@@ -14,10 +14,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use payments_adapters_diesel::Database;
-use payments_api_actix::{ApiState, HttpSettings, Metrics, RateLimit, WebhookAuth};
+use payments_api_actix::{
+    ApiState, BillingUseCases, HttpSettings, Metrics, RateLimit, WebhookAuth,
+};
 use payments_domain::ports::WebhookSecretStore;
 use payments_domain::signature::WebhookSecret;
-use payments_domain::usecases::{Authenticate, Billing, ReadBalance, ReceiveBankPayment};
+use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
 use rand::RngCore;
 
 use crate::config::ServeArgs;
@@ -99,7 +101,7 @@ impl Application {
             receive_bank_payment: ReceiveBankPayment::new(database.clone()),
             read_balance: ReadBalance::new(database.clone()),
             authenticate: Authenticate::new(database.clone()),
-            billing: Billing::from_adapter(database),
+            billing: BillingUseCases::from_adapter(database),
             webhook_auth,
             readiness,
             pool_stats,

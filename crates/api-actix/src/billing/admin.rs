@@ -7,12 +7,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use payments_domain::bank::RawField;
 use payments_domain::billing::StaffAction;
-use payments_domain::usecases::billing::{
-    ConfigInput, NewInvoiceInput, NewOrganizationInput, OverrideInput, PaymentListQuery,
+use payments_domain::usecases::{
+    ConfigInput, NewInvoiceInput, NewOrganizationInput, OverrideInput, Resource,
 };
 use payments_domain::FieldErrors;
 use serde_json::json;
 
+use super::query::{organization_id, override_method, path_uuid, payment_id, PaymentListQuery};
 use super::wire::{
     examples, one_page, AdminPaymentBody, ConfigBody, ConfigRequest, Done, Envelope, InvoiceBody,
     ListBody, NewInvoiceRequest, NewOrganizationRequest, OrganizationBody,
@@ -66,10 +67,12 @@ pub(crate) async fn list_payments(
     request: HttpRequest,
 ) -> Result<HttpResponse, Rejection> {
     let (query, page) = list_query::<PaymentListQuery>(&request).map_err(call.fail())?;
+    let query = query.try_into_admin().map_err(call.fail())?;
     let found = call
         .state
         .billing
-        .admin_list_payments(&call.principal, &query, page)
+        .admin_payments
+        .list(&call.principal, &query, page)
         .await
         .map_err(call.fail())?;
     Ok(call.page(&request, found, AdminPaymentBody::of_view))
@@ -97,11 +100,12 @@ async fn act(
     action: StaffAction,
     messages: (&'static str, &'static str),
 ) -> Result<HttpResponse, Rejection> {
-    let id = request.match_info().query("id");
+    let id = payment_id(request).map_err(call.fail())?;
     let outcome = call
         .state
         .billing
-        .staff_action(&call.principal, id, action, Utc::now())
+        .staff_actions
+        .execute(&call.principal, id, action, Utc::now())
         .await
         .map_err(call.fail())?;
     let message = if outcome.applied {
@@ -273,7 +277,8 @@ pub(crate) async fn list_organizations(
     let found = call
         .state
         .billing
-        .list_organizations(&call.principal, page)
+        .organizations
+        .list(&call.principal, page)
         .await
         .map_err(call.fail())?;
     Ok(call.page(&request, found, OrganizationBody::from))
@@ -320,7 +325,8 @@ pub(crate) async fn create_organization(
     let organization = call
         .state
         .billing
-        .create_organization(&call.principal, &input, Utc::now())
+        .organizations
+        .create(&call.principal, &input, Utc::now())
         .await
         .map_err(call.fail())?;
     Ok(call.done(
@@ -382,7 +388,8 @@ pub(crate) async fn issue_invoice(
     let invoice = call
         .state
         .billing
-        .issue_invoice(&call.principal, &input, Utc::now())
+        .invoices
+        .issue(&call.principal, &input, Utc::now())
         .await
         .map_err(call.fail())?;
     Ok(call.done(
@@ -411,12 +418,18 @@ pub(crate) async fn list_configs(call: Call) -> Result<HttpResponse, Rejection> 
     let configs = call
         .state
         .billing
+        .catalogue
         .list_configs(&call.principal)
         .await
         .map_err(call.fail())?;
     Ok(call.ok(one_page(
         configs.into_iter().map(ConfigBody::from).collect(),
     )))
+}
+
+/// The catalogue row named by the path's `{id}`.
+fn config_id(request: &HttpRequest) -> Result<uuid::Uuid, ApiError> {
+    path_uuid(request, "id", Resource::Configuration)
 }
 
 /// The catalogue row of a create or full update.
@@ -468,6 +481,7 @@ pub(crate) async fn create_config(
     let config = call
         .state
         .billing
+        .catalogue
         .create_config(&call.principal, &input, Utc::now())
         .await
         .map_err(call.fail())?;
@@ -498,10 +512,11 @@ pub(crate) async fn get_config(
     call: Call,
     request: HttpRequest,
 ) -> Result<HttpResponse, Rejection> {
-    let id = request.match_info().query("id");
+    let id = config_id(&request).map_err(call.fail())?;
     let config = call
         .state
         .billing
+        .catalogue
         .get_config(&call.principal, id)
         .await
         .map_err(call.fail())?;
@@ -541,10 +556,11 @@ pub(crate) async fn update_config(
         .await
         .map_err(call.fail())?;
     let input = config_input(&mut body).map_err(call.fail())?;
-    let id = request.match_info().query("id");
+    let id = config_id(&request).map_err(call.fail())?;
     let config = call
         .state
         .billing
+        .catalogue
         .update_config(&call.principal, id, &input, Utc::now())
         .await
         .map_err(call.fail())?;
@@ -571,9 +587,10 @@ pub(crate) async fn delete_config(
     call: Call,
     request: HttpRequest,
 ) -> Result<HttpResponse, Rejection> {
-    let id = request.match_info().query("id");
+    let id = config_id(&request).map_err(call.fail())?;
     call.state
         .billing
+        .catalogue
         .delete_config(&call.principal, id)
         .await
         .map_err(call.fail())?;
@@ -602,10 +619,11 @@ pub(crate) async fn list_overrides(
     call: Call,
     request: HttpRequest,
 ) -> Result<HttpResponse, Rejection> {
-    let organization = request.match_info().query("id");
+    let organization = organization_id(&request).map_err(call.fail())?;
     let overrides = call
         .state
         .billing
+        .catalogue
         .list_overrides(&call.principal, organization)
         .await
         .map_err(call.fail())?;
@@ -651,10 +669,11 @@ pub(crate) async fn save_override(
         is_default: body.flag("is_default", &mut errors),
     };
     no_field_errors(errors).map_err(call.fail())?;
-    let organization = request.match_info().query("id");
+    let organization = organization_id(&request).map_err(call.fail())?;
     let setting = call
         .state
         .billing
+        .catalogue
         .upsert_override(&call.principal, organization, &input, Utc::now())
         .await
         .map_err(call.fail())?;
@@ -685,10 +704,11 @@ pub(crate) async fn delete_override(
     call: Call,
     request: HttpRequest,
 ) -> Result<HttpResponse, Rejection> {
-    let organization = request.match_info().query("id");
-    let method = request.match_info().query("method");
+    let organization = organization_id(&request).map_err(call.fail())?;
+    let method = override_method(&request).map_err(call.fail())?;
     call.state
         .billing
+        .catalogue
         .delete_override(&call.principal, organization, method)
         .await
         .map_err(call.fail())?;

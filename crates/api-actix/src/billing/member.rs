@@ -4,9 +4,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use payments_domain::billing::RawManualPayment;
-use payments_domain::usecases::billing::{InvoiceListQuery, PaymentListQuery};
 use serde_json::json;
 
+use super::query::{invoice_id, payment_id, InvoiceListQuery, PaymentListQuery};
 use super::wire::{
     examples, AccountBalanceBody, AvailableMethodsBody, Envelope, InvoiceBody, InvoiceFilterParams,
     ListBody, ManualPaymentRequest, PageParams, PaymentBody, PaymentFilterParams, TransactionBody,
@@ -45,10 +45,12 @@ pub(crate) async fn list_payments(
     request: HttpRequest,
 ) -> Result<HttpResponse, Rejection> {
     let (query, page) = list_query::<PaymentListQuery>(&request).map_err(call.fail())?;
+    let query = query.try_into_domain().map_err(call.fail())?;
     let found = call
         .state
         .billing
-        .list_payments(&call.principal, &query, page)
+        .member_payments
+        .list(&call.principal, &query, page)
         .await
         .map_err(call.fail())?;
     Ok(call.page(&request, found, PaymentBody::of_view))
@@ -75,11 +77,12 @@ pub(crate) async fn get_payment(
     call: Call,
     request: HttpRequest,
 ) -> Result<HttpResponse, Rejection> {
-    let id = request.match_info().query("id");
+    let id = payment_id(&request).map_err(call.fail())?;
     let view = call
         .state
         .billing
-        .get_payment(&call.principal, id)
+        .member_payments
+        .get(&call.principal, id)
         .await
         .map_err(call.fail())?;
     Ok(call.ok(PaymentBody::of_view(view)))
@@ -106,6 +109,7 @@ pub(crate) async fn available_methods(call: Call) -> Result<HttpResponse, Reject
     let (organization, methods) = call
         .state
         .billing
+        .member_account
         .available_methods(&call.principal)
         .await
         .map_err(call.fail())?;
@@ -170,7 +174,8 @@ pub(crate) async fn submit_manual_payment(
     let receipt = call
         .state
         .billing
-        .submit_manual_payment(&call.principal, &raw, key.as_deref(), Utc::now())
+        .manual_payments
+        .execute(&call.principal, &raw, key.as_deref(), Utc::now())
         .await
         .map_err(call.fail())?;
     let mut response = HttpResponse::build(StatusCode::CREATED);
@@ -207,10 +212,12 @@ pub(crate) async fn list_invoices(
     request: HttpRequest,
 ) -> Result<HttpResponse, Rejection> {
     let (query, page) = list_query::<InvoiceListQuery>(&request).map_err(call.fail())?;
+    let query = query.try_into_domain().map_err(call.fail())?;
     let found = call
         .state
         .billing
-        .list_invoices(&call.principal, &query, page)
+        .member_invoices
+        .list(&call.principal, &query, page)
         .await
         .map_err(call.fail())?;
     Ok(call.page(&request, found, InvoiceBody::from))
@@ -237,11 +244,12 @@ pub(crate) async fn get_invoice(
     call: Call,
     request: HttpRequest,
 ) -> Result<HttpResponse, Rejection> {
-    let id = request.match_info().query("id");
+    let id = invoice_id(&request).map_err(call.fail())?;
     let invoice = call
         .state
         .billing
-        .get_invoice(&call.principal, id)
+        .member_invoices
+        .get(&call.principal, id)
         .await
         .map_err(call.fail())?;
     Ok(call.ok(InvoiceBody::from(invoice)))
@@ -264,6 +272,7 @@ pub(crate) async fn balance(call: Call) -> Result<HttpResponse, Rejection> {
     let organization = call
         .state
         .billing
+        .member_account
         .balance(&call.principal)
         .await
         .map_err(call.fail())?;
@@ -298,6 +307,7 @@ pub(crate) async fn transactions(
     let found = call
         .state
         .billing
+        .member_payments
         .transactions(&call.principal, page)
         .await
         .map_err(call.fail())?;

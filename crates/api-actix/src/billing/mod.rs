@@ -3,13 +3,16 @@
 //! payment-method catalogue.
 //!
 //! Every handler authenticates first ([`Call`], a bearer token even in legacy open mode),
-//! parses, calls one [`payments_domain::usecases::Billing`] method and maps its result. Roles,
-//! tenancy and every rule live in the domain. Answers use the envelope
+//! parses (ids and filters into the domain's types, [`query`]), calls one use case of
+//! [`BillingUseCases`](use_cases::BillingUseCases) and maps its result. Roles, tenancy and
+//! every rule live in the domain. Answers use the envelope
 //! `{"success", "data", "message"?, "request_id"}`; errors, including the ones the transport
 //! raises (401, 404, 405, 413, 415, malformed JSON), `{"success": false, "error", ...}`.
 
 pub(crate) mod admin;
 pub(crate) mod member;
+pub(crate) mod query;
+pub(crate) mod use_cases;
 pub(crate) mod wire;
 
 use actix_web::http::header::HeaderName;

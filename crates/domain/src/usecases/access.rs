@@ -11,6 +11,7 @@ use crate::ports::{OrganizationStore, TokenStore};
 
 /// Why a request could not be authenticated (HTTP 401).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthenticationError {
     #[error("Authentication credentials were not provided.")]
     Missing,
@@ -46,6 +47,7 @@ impl Authenticate {
 
 /// Why a balance could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadBalanceError {
     /// Unknown INN, or an organization the caller may not see: the answer is the same, so
     /// that a member cannot learn which INNs exist (HTTP 404).
@@ -89,6 +91,7 @@ impl ReadBalance {
 
 /// Why a token could not be issued or revoked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IssueTokenError {
     #[error("a member token needs --inn of an existing organization")]
     InnRequired,
@@ -197,8 +200,8 @@ mod tests {
             .execute(Some(&token.plaintext))
             .await
             .unwrap();
-        assert_eq!(principal.role, Role::Staff);
-        assert_eq!(principal.token_id, token.record.id);
+        assert_eq!(principal.role(), Role::Staff);
+        assert_eq!(principal.token_id(), token.record.id);
     }
 
     #[tokio::test]

@@ -33,6 +33,7 @@ impl BankPaymentReceipt {
 
 /// Why a webhook was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReceiveError {
     /// The body is not a valid payment (HTTP 400).
     #[error("invalid bank payment: {0}")]

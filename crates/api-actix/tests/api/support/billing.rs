@@ -1,9 +1,10 @@
-//! Billing fixtures: the mocked ports of `Billing`, tokens of each role, domain objects shaped
-//! like the OpenAPI examples, and request builders.
+//! Billing fixtures: the mocked ports of the billing use cases, tokens of each role, domain
+//! objects shaped like the OpenAPI examples, and request builders.
 
 use actix_web::http::header;
 use actix_web::test::TestRequest;
 use chrono::{NaiveDate, Utc};
+use payments_api_actix::{BillingPorts, BillingUseCases};
 use payments_domain::auth::{NewToken, Role};
 use payments_domain::catalogue::{AccountPaymentMethod, CountryScope, PaymentMethodConfig};
 use payments_domain::invoice::{Invoice, InvoiceId, InvoiceNumber, InvoiceStatus};
@@ -13,10 +14,9 @@ use payments_domain::pagination::{Page, PageRequest};
 use payments_domain::payment::Payment;
 use payments_domain::ports::{
     CatalogueError, CreateInvoiceError, CreateOrganizationError, MockCatalogueStore,
-    MockInvoiceStore, MockLedgerAuditSource, MockManualPaymentStore, MockOrganizationStore,
-    MockPaymentQueries, MockStaffActionStore, PaymentView, StaffActionStoreError, SubmitError,
+    MockInvoiceStore, MockManualPaymentStore, MockOrganizationStore, MockPaymentQueries,
+    MockStaffActionStore, PaymentView, StaffActionStoreError, SubmitError,
 };
-use payments_domain::usecases::{Billing, BillingPorts};
 use payments_domain::{
     Inn, Organization, OrganizationId, PaymentId, PaymentMethod, PaymentStatus, StorageError,
 };
@@ -27,7 +27,8 @@ use super::{mint, rub};
 
 pub const BILLING: &str = "/api/v1/billing";
 
-/// The ports of `Billing`; a mock without expectations fails the test on any call.
+/// The ports of the billing use cases; a mock without expectations fails the test on any
+/// call.
 #[derive(Default)]
 pub struct BillingMocks {
     pub organizations: MockOrganizationStore,
@@ -36,19 +37,17 @@ pub struct BillingMocks {
     pub catalogue: MockCatalogueStore,
     pub manual: MockManualPaymentStore,
     pub staff: MockStaffActionStore,
-    pub audit: MockLedgerAuditSource,
 }
 
 impl BillingMocks {
-    pub fn billing(self) -> Billing {
-        Billing::new(BillingPorts {
+    pub fn billing(self) -> BillingUseCases {
+        BillingUseCases::new(BillingPorts {
             organizations: Arc::new(self.organizations),
             invoices: Arc::new(self.invoices),
             payments: Arc::new(self.payments),
             catalogue: Arc::new(self.catalogue),
             manual: Arc::new(self.manual),
             staff: Arc::new(self.staff),
-            audit: Arc::new(self.audit),
         })
     }
 
