@@ -6,7 +6,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse, Resource, Route};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::billing::{admin, member};
+use crate::billing::{admin, member, staff};
 use crate::error::ApiError;
 use crate::observability::enforce_timeout;
 use crate::{balance, billing, health, metrics, openapi, webhook};
@@ -196,10 +196,10 @@ impl Endpoint {
             Self::BillingInvoice => vec![web::get().to(member::get_invoice)],
             Self::BillingBalance => vec![web::get().to(member::balance)],
             Self::BillingTransactions => vec![web::get().to(member::transactions)],
-            Self::AdminPayments => vec![web::get().to(admin::list_payments)],
-            Self::AdminApprovePayment => vec![web::post().to(admin::approve)],
-            Self::AdminRejectPayment => vec![web::post().to(admin::reject)],
-            Self::AdminRefundPayment => vec![web::post().to(admin::refund)],
+            Self::AdminPayments => vec![web::get().to(staff::list_payments)],
+            Self::AdminApprovePayment => vec![web::post().to(staff::approve)],
+            Self::AdminRejectPayment => vec![web::post().to(staff::reject)],
+            Self::AdminRefundPayment => vec![web::post().to(staff::refund)],
             Self::AdminOrganizations => vec![
                 web::get().to(admin::list_organizations),
                 web::post().to(admin::create_organization),

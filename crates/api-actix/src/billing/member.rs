@@ -6,10 +6,11 @@ use chrono::Utc;
 use payments_domain::billing::RawManualPayment;
 use serde_json::json;
 
+use super::examples;
 use super::query::{invoice_id, payment_id, InvoiceListQuery, PaymentListQuery};
 use super::wire::{
-    examples, AccountBalanceBody, AvailableMethodsBody, Envelope, InvoiceBody, InvoiceFilterParams,
-    ListBody, ManualPaymentRequest, PageParams, PaymentBody, PaymentFilterParams, TransactionBody,
+    AccountBalanceBody, AvailableMethodsBody, Envelope, InvoiceBody, InvoiceFilterParams, ListBody,
+    ManualPaymentRequest, PageParams, PaymentBody, PaymentFilterParams, TransactionBody,
 };
 use super::{bad_page_example, json_object, list_query, page_query};
 use super::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};

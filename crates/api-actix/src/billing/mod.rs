@@ -10,8 +10,10 @@
 //! raises (401, 404, 405, 413, 415, malformed JSON), `{"success": false, "error", ...}`.
 
 pub(crate) mod admin;
+pub(crate) mod examples;
 pub(crate) mod member;
 pub(crate) mod query;
+pub(crate) mod staff;
 pub(crate) mod use_cases;
 pub(crate) mod wire;
 
@@ -34,7 +36,7 @@ use crate::body::{read_body, require_json_content_type, JsonObject};
 use crate::error::{request_id_of, ApiError, BILLING_PREFIX, NON_FIELD_ERRORS};
 use crate::HttpSettings;
 
-use self::wire::{examples, page_of, Envelope};
+use self::wire::{page_of, Envelope};
 
 /// Set to `true` on the answer to a manual payment repeated with the same `Idempotency-Key`.
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");

@@ -323,17 +323,34 @@ pub(crate) struct TransactionBody {
 
 impl From<BalanceLogEntry> for TransactionBody {
     fn from(entry: BalanceLogEntry) -> Self {
-        // Exact decimal arithmetic at the currency's scale, so "-139.00" keeps its decimals.
-        let delta = entry.new_balance.amount() - entry.previous_balance.amount();
+        // The delta as stored with the entry, not recomputed from the balances.
+        let currency = entry.new_balance.currency();
+        let delta = signed_minor_units(entry.delta_minor_units, currency.scale());
         Self {
             id: entry.id.to_string(),
             payment_id: entry.payment_id.to_string(),
             previous_balance: entry.previous_balance.to_string(),
             new_balance: entry.new_balance.to_string(),
-            delta: delta.to_string(),
+            delta,
             currency: entry.new_balance.currency().code(),
             created_at: time(entry.created_at),
         }
+    }
+}
+
+/// `minor` units as a signed decimal with `scale` decimals, as amounts are printed:
+/// -13900 at scale 2 is `"-139.00"`.
+fn signed_minor_units(minor: i64, scale: u32) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let magnitude = minor.unsigned_abs();
+    match 10u64.checked_pow(scale) {
+        Some(unit) if scale > 0 => format!(
+            "{sign}{}.{:0width$}",
+            magnitude / unit,
+            magnitude % unit,
+            width = scale as usize
+        ),
+        _ => format!("{sign}{magnitude}"),
     }
 }
 
@@ -583,144 +600,38 @@ pub(crate) struct OverrideRequest {
     is_default: Option<bool>,
 }
 
-// ---------------------------------------------------------------- examples
-//
-// Used in the OpenAPI description; `tests/api/openapi.rs` checks each against a real answer.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payments_domain::{Currency, Money, OrganizationId, PaymentId};
+    use uuid::Uuid;
 
-/// Example values of the OpenAPI description.
-pub(crate) mod examples {
-    use serde_json::{json, Value};
-
-    const REQUEST_ID: &str = "3f2c8a4e-0d1b-4e36-9a57-0c6f3b2d9e11";
-    const ORGANIZATION: &str = "9d3c4c02-53a4-4b57-8c52-0f5d8b7e1a20";
-    const INVOICE: &str = "5b0f8f47-2f7e-4e0c-9a43-51f1b7d35a9e";
-    const WHEN: &str = "2026-11-25T09:30:00.000000Z";
-
-    pub(crate) fn ok(data: Value, message: Option<&str>) -> Value {
-        let mut body = json!({"success": true, "data": data, "request_id": REQUEST_ID});
-        if let Some(message) = message {
-            body["message"] = json!(message);
-        }
-        body
+    #[test]
+    fn minor_units_print_with_the_currencys_decimals() {
+        assert_eq!(signed_minor_units(13900, 2), "139.00");
+        assert_eq!(signed_minor_units(-13900, 2), "-139.00");
+        assert_eq!(signed_minor_units(-5, 2), "-0.05");
+        assert_eq!(signed_minor_units(0, 2), "0.00");
+        assert_eq!(signed_minor_units(-1500, 0), "-1500");
+        assert_eq!(signed_minor_units(i64::MIN, 2), "-92233720368547758.08");
     }
 
-    /// A middle page of a list: both links set.
-    pub(crate) fn page(path: &str, item: Value) -> Value {
-        ok(
-            json!({"count": 3, "next": format!("{path}?page=3&page_size=1"),
-                   "previous": format!("{path}?page=1&page_size=1"), "results": [item]}),
-            None,
-        )
-    }
-
-    /// A collection answered in one page.
-    pub(crate) fn all(item: Value) -> Value {
-        ok(
-            json!({"count": 1, "next": null, "previous": null, "results": [item]}),
-            None,
-        )
-    }
-
-    pub(crate) fn fail(error: &str) -> Value {
-        json!({"success": false, "error": error, "request_id": REQUEST_ID})
-    }
-
-    pub(crate) fn invalid(errors: Value) -> Value {
-        json!({"success": false, "error": "Invalid data", "errors": errors, "request_id": REQUEST_ID})
-    }
-
-    pub(crate) fn transition(current: &str, required: &[&str]) -> Value {
-        let names = required.join(" or ");
-        json!({"success": false,
-               "error": format!("Payment is {current}; this action needs it to be {names}."),
-               "current_status": current, "required_statuses": required,
-               "request_id": REQUEST_ID})
-    }
-
-    /// A manual payment of an invoice in `status`, as members see it.
-    pub(crate) fn payment(status: &str) -> Value {
-        let processed = !matches!(status, "pending_approval" | "pending" | "processing");
-        json!({
-            "id": "0b6f1c2e-6a3b-4a53-9d2a-3f1f0c8e5b7d",
-            "organization_id": ORGANIZATION,
-            "amount": "139.00",
-            "currency": "RUB",
-            "payment_method": "bank_transfer",
-            "status": status,
-            "invoice_id": INVOICE,
-            "invoice_number": "INV-2026-001",
-            "transaction_reference": "TX-1",
-            "notes": "Paid from our account at Sberbank",
-            "failure_reason": if status == "failed" { json!("no transfer found") } else { Value::Null },
-            "created_at": WHEN,
-            "updated_at": WHEN,
-            "processed_at": if processed { json!(WHEN) } else { Value::Null },
-            "operation_id": null,
-            "document_number": null,
-            "document_date": null,
-        })
-    }
-
-    /// A payment as staff see it.
-    pub(crate) fn admin_payment(mut payment: Value, admin_notes: &str) -> Value {
-        payment["admin_notes"] = json!(admin_notes);
-        payment
-    }
-
-    pub(crate) fn invoice(status: &str) -> Value {
-        json!({
-            "id": INVOICE, "organization_id": ORGANIZATION, "number": "INV-2026-001",
-            "amount": "139.00", "currency": "RUB", "status": status, "due_date": "2026-12-31",
-            "paid_at": if status == "paid" { json!(WHEN) } else { Value::Null },
-            "created_at": WHEN, "updated_at": WHEN,
-        })
-    }
-
-    pub(crate) fn organization() -> Value {
-        json!({
-            "id": ORGANIZATION, "inn": "7701234567", "name": "Acme", "country": "RU",
-            "currency": "RUB", "balance": "0.00", "created_at": WHEN, "updated_at": WHEN,
-        })
-    }
-
-    pub(crate) fn balance() -> Value {
-        json!({"organization_id": ORGANIZATION, "inn": "7701234567", "balance": "139.00",
-               "currency": "RUB"})
-    }
-
-    pub(crate) fn transaction() -> Value {
-        json!({
-            "id": "6c1d2f0a-8b3e-4f5a-9c7d-1e2f3a4b5c6d",
-            "payment_id": "0b6f1c2e-6a3b-4a53-9d2a-3f1f0c8e5b7d",
-            "previous_balance": "0.00", "new_balance": "139.00", "delta": "139.00",
-            "currency": "RUB", "created_at": WHEN,
-        })
-    }
-
-    pub(crate) fn available_methods() -> Value {
-        json!({"country": "RU", "currency": "RUB", "methods": [{
-            "payment_method": "bank_transfer", "display_name": "Bank transfer",
-            "instructions": "Use the invoice number as the payment reference",
-            "details": {"account": "40702810900000012345"}, "is_default": true,
-        }]})
-    }
-
-    pub(crate) fn config() -> Value {
-        json!({
-            "id": "2a7e9c41-0f3b-4d8e-b5a6-7c9d1e2f3a4b", "country_code": "RU",
-            "payment_method": "bank_transfer", "enabled": true, "display_name": "Bank transfer",
-            "instructions": "Use the invoice number as the payment reference",
-            "details": {"account": "40702810900000012345"}, "sort_order": 1,
-            "created_at": WHEN, "updated_at": WHEN,
-        })
-    }
-
-    pub(crate) fn override_() -> Value {
-        json!({"payment_method": "local_wallet", "is_enabled": false, "is_default": false,
-               "created_at": WHEN, "updated_at": WHEN})
-    }
-
-    pub(crate) fn done(message: &str) -> Value {
-        json!({"success": true, "data": null, "message": message, "request_id": REQUEST_ID})
+    #[test]
+    fn a_log_entry_shows_its_stored_delta() {
+        let rub = |text| Money::parse(text, Currency::RUB).unwrap();
+        let entry = BalanceLogEntry {
+            id: Uuid::new_v4(),
+            organization_id: OrganizationId::new_random(),
+            payment_id: PaymentId::new_random(),
+            previous_balance: rub("139"),
+            new_balance: rub("0"),
+            // Not new - previous: the body must say what was stored, not recompute it.
+            delta_minor_units: -13899,
+            created_at: Utc::now(),
+        };
+        let body = TransactionBody::from(entry);
+        assert_eq!(body.delta, "-138.99");
+        assert_eq!(body.previous_balance, "139.00");
+        assert_eq!(body.new_balance, "0.00");
     }
 }
