@@ -388,4 +388,88 @@ mod tests {
         let body = to_bytes(response.into_body()).await.unwrap();
         assert_eq!(&body[..], br#"{"error":"Request timed out"}"#);
     }
+
+    #[actix_web::test]
+    async fn domain_errors_map_to_one_status_and_message_each() {
+        use payments_domain::auth::AccessError;
+        use payments_domain::usecases::Resource;
+        use payments_domain::PaymentStatus;
+        let transition = PaymentStatus::Failed
+            .transition_to(PaymentStatus::Succeeded)
+            .unwrap_err();
+        let cases: Vec<(ApiError, StatusCode, String)> = vec![
+            (
+                BillingError::NotFound(Resource::Override).into(),
+                StatusCode::NOT_FOUND,
+                "Override not found.".into(),
+            ),
+            (
+                BillingError::Forbidden(AccessError::StaffOnly).into(),
+                StatusCode::FORBIDDEN,
+                "Staff only.".into(),
+            ),
+            (
+                BillingError::Conflict("taken".into()).into(),
+                StatusCode::CONFLICT,
+                "taken".into(),
+            ),
+            (
+                BillingError::InvalidTransition(transition.clone()).into(),
+                StatusCode::CONFLICT,
+                transition.to_string(),
+            ),
+            (
+                BillingError::Unprocessable("too big".into()).into(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "too big".into(),
+            ),
+            (
+                ReadBalanceError::NotFound.into(),
+                StatusCode::NOT_FOUND,
+                "Organization not found".into(),
+            ),
+            (
+                ReceiveError::Conflict {
+                    payment_id: PaymentId::new_random(),
+                }
+                .into(),
+                StatusCode::CONFLICT,
+                OPERATION_CONFLICT.into(),
+            ),
+            (
+                ApiError::no_route(),
+                StatusCode::NOT_FOUND,
+                NOT_FOUND.into(),
+            ),
+            (
+                ApiError::bad_request(),
+                StatusCode::BAD_REQUEST,
+                "Bad request".into(),
+            ),
+        ];
+        for (error, status, message) in cases {
+            assert_eq!(error.status_code(), status, "{error:?}");
+            assert_eq!(error.to_string(), message, "{error:?}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn storage_failures_are_503_without_their_cause() {
+        let cause = StorageError::new("connection to 10.0.0.7 refused");
+        for error in [
+            ApiError::from(BillingError::Storage(cause.clone())),
+            ApiError::from(ReceiveError::Storage(cause.clone())),
+            ApiError::from(ReadBalanceError::Storage(cause.clone())),
+            ApiError::from(AuthenticationError::Storage(cause.clone())),
+        ] {
+            assert!(matches!(&error, ApiError::Unavailable(kept) if *kept == cause));
+            let response = error.error_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let body = to_bytes(response.into_body()).await.unwrap();
+            assert_eq!(
+                &body[..],
+                br#"{"error":"Service temporarily unavailable, retry later"}"#
+            );
+        }
+    }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::Principal;
 use crate::error::FieldErrors;
-use crate::money::{Currency, Money};
+use crate::money::Currency;
 use crate::organization::{CountryCode, Inn, Organization, OrganizationId};
 use crate::pagination::{Page, PageRequest};
 use crate::ports::OrganizationStore;
@@ -67,15 +67,8 @@ impl OrganizationsAdmin {
         else {
             return Err(BillingError::Invalid(errors));
         };
-        let organization = Organization {
-            id: OrganizationId::new_random(),
-            inn,
-            name,
-            country,
-            balance: Money::zero(currency),
-            created_at: now,
-            updated_at: now,
-        };
+        let organization =
+            Organization::new(OrganizationId::new_random(), inn, name, country, currency, now);
         self.organizations
             .create_organization(&organization)
             .await?;
@@ -125,7 +118,7 @@ mod tests {
         store
             .expect_create_organization()
             .withf(|o| {
-                o.country.as_str() == "RU" && o.currency() == Currency::RUB && o.balance.is_zero()
+                o.country.as_str() == "RU" && o.currency() == Currency::RUB && o.balance().is_zero()
             })
             .times(1)
             .returning(|_| Ok(()));
