@@ -67,8 +67,14 @@ impl OrganizationsAdmin {
         else {
             return Err(BillingError::Invalid(errors));
         };
-        let organization =
-            Organization::new(OrganizationId::new_random(), inn, name, country, currency, now);
+        let organization = Organization::new(
+            OrganizationId::new_random(),
+            inn,
+            name,
+            country,
+            currency,
+            now,
+        );
         self.organizations
             .create_organization(&organization)
             .await?;
