@@ -112,6 +112,7 @@ mod audit;
 mod balance_log;
 mod bank;
 mod catalogue;
+mod console;
 mod invoices;
 mod manual_payments;
 mod migrations;

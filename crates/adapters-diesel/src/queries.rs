@@ -11,7 +11,7 @@ use crate::balance_log::BalanceLogQueries;
 use crate::pool::with_connection;
 use crate::rows::{limit_offset, page_of, payment_view, PaymentRow};
 use crate::schema::{invoices, payments};
-use crate::sql_types::SqlUuid;
+use crate::sql_types::{SqlTimestamp, SqlUuid};
 use crate::tx::{for_both_backends, storage};
 use crate::Database;
 
@@ -61,6 +61,12 @@ for_both_backends! {
                 }
                 if let Some(invoice_id) = filter.invoice_id {
                     query = query.filter(payments::invoice_id.eq(SqlUuid(invoice_id)));
+                }
+                if let Some(from) = filter.created_from {
+                    query = query.filter(payments::created_at.ge(SqlTimestamp(from)));
+                }
+                if let Some(before) = filter.created_before {
+                    query = query.filter(payments::created_at.lt(SqlTimestamp(before)));
                 }
                 query
             };

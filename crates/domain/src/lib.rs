@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bank;
 pub mod billing;
 pub mod catalogue;
+pub mod console;
 pub mod error;
 pub mod idempotency;
 pub mod invoice;

@@ -213,6 +213,10 @@ pub struct PaymentFilter {
     pub statuses: Vec<PaymentStatus>,
     pub method: Option<PaymentMethod>,
     pub invoice_id: Option<Uuid>,
+    /// Created at or after this instant.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before this instant.
+    pub created_before: Option<DateTime<Utc>>,
 }
 
 /// Reads payments and the balance log.

@@ -38,6 +38,7 @@ mod support;
 mod audit;
 mod bank;
 mod catalogue;
+mod console;
 mod invoices;
 mod manual_payments;
 mod organizations;

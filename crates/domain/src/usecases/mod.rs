@@ -16,11 +16,15 @@
 //! | [`InvoicesAdmin`] | staff | organizations, invoices |
 //! | [`CatalogueAdmin`] | staff | catalogue, organizations |
 //! | [`VerifyLedger`] | operators (CLI) | ledger audit |
+//! | [`ConsoleSessions`] | the console's sign-in | tokens, console sessions |
+//! | [`ConsoleQueries`] | the console's pages (members and staff) | organizations, organization search, invoices, payment queries, ledger audit |
 //!
-//! All of them fail with [`BillingError`].
+//! All of them fail with [`BillingError`] (the console's sessions with [`SignInError`] or
+//! [`StorageError`](crate::StorageError)).
 
 pub mod access;
 pub mod catalogue;
+pub mod console;
 pub mod error;
 pub mod invoices;
 pub mod ledger_audit;
@@ -37,6 +41,7 @@ pub use access::{
     Authenticate, AuthenticationError, IssueToken, IssueTokenError, ReadBalance, ReadBalanceError,
 };
 pub use catalogue::{CatalogueAdmin, ConfigInput, OverrideInput};
+pub use console::{ConsoleQueries, ConsoleSession, ConsoleSessions, PaymentSearch, SignInError};
 pub use error::{BillingError, Resource};
 pub use invoices::{InvoicesAdmin, NewInvoiceInput};
 pub use ledger_audit::VerifyLedger;

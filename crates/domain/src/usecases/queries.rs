@@ -26,6 +26,7 @@ impl PaymentQuery {
             statuses: self.statuses.clone(),
             method: self.method,
             invoice_id: self.invoice_id.map(|id| id.0),
+            ..PaymentFilter::default()
         }
     }
 }
