@@ -12,13 +12,15 @@
 //! | `GET /metrics` | Prometheus text format, from [`ApiState::metrics`] |
 //! | `GET /openapi.json` | the OpenAPI 3.1 description of all of the above |
 //! | `GET /docs/` | Swagger UI, served from the binary (`/docs` redirects there) |
+//! | `/console/...` | the operator console, HTML ([`console`]; registered with [`console::configure`]) |
 //!
 //! The API paths also answer without the trailing slash. Every error a client can cause
 //! (unknown path, wrong method, bad content type, oversized or malformed body) is answered in
 //! JSON: `{"error": ...}` on the bank-webhook and balance routes, as
 //! `docs/api/bank-webhook.md` specifies, and the envelope `{"success": false, "error", ...,
 //! "request_id"}` under `/api/v1/billing/` (`docs/api/billing.md`), where successes are
-//! `{"success": true, "data", "message"?, "request_id"}` too. Only `/docs/` serves HTML.
+//! `{"success": true, "data", "message"?, "request_id"}` too. Only `/docs/` and the
+//! console (`/console/`) serve HTML.
 //! Billing always needs a bearer token, also in legacy open mode.
 //!
 //! Handlers only parse, call one use case of `payments-domain` and map its result; every
@@ -48,6 +50,7 @@ mod auth;
 mod balance;
 mod billing;
 mod body;
+pub mod console;
 mod error;
 mod health;
 mod metrics;
@@ -72,6 +75,7 @@ use tracing_actix_web::TracingLogger;
 
 pub use billing::use_cases::{BillingPorts, BillingUseCases};
 pub use billing::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+pub use console::{ConsoleSettings, ConsoleState};
 pub use error::{ApiError, Rejection, BILLING_PREFIX, NON_FIELD_ERRORS};
 pub use health::{AlwaysReady, ReadinessCheck};
 pub use metrics::{Metrics, PoolStats, PoolStatsSource, WebhookOutcome, PROMETHEUS_CONTENT_TYPE};
@@ -180,7 +184,9 @@ fn json_error_body<B>(response: ServiceResponse<B>) -> actix_web::Result<ErrorHa
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"));
-    if is_json {
+    // The console answers its own errors in HTML.
+    let is_console = response.request().path().starts_with("/console");
+    if is_json || is_console {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));

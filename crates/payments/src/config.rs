@@ -148,6 +148,11 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "PAYMENTS_WORKERS")]
     pub workers: Option<usize>,
+
+    /// Mark the console's session cookie `Secure` (set it when the service is reached over
+    /// HTTPS, e.g. behind a TLS-terminating proxy).
+    #[arg(long, env = "PAYMENTS_CONSOLE_SECURE_COOKIE", value_parser = BoolishValueParser::new(), num_args = 0..=1, default_value = "false", default_missing_value = "true")]
+    pub console_secure_cookie: bool,
 }
 
 impl Default for ServeArgs {
@@ -161,6 +166,7 @@ impl Default for ServeArgs {
             rate_limit_per_minute: 600,
             shutdown_grace_secs: 30,
             workers: None,
+            console_secure_cookie: false,
         }
     }
 }
@@ -283,6 +289,10 @@ pub fn describe(database: &DatabaseArgs, serve: &ServeArgs, log_format: LogForma
         ),
         ("PAYMENTS_WORKERS", workers),
         (
+            "PAYMENTS_CONSOLE_SECURE_COOKIE",
+            serve.console_secure_cookie.to_string(),
+        ),
+        (
             "PAYMENTS_LOG_FORMAT",
             format!("{log_format:?}").to_lowercase(),
         ),
@@ -345,6 +355,10 @@ mod tests {
         );
         assert!(
             !text.contains("hunter2") && !text.contains("s3cr3t"),
+            "{text}"
+        );
+        assert!(
+            text.contains("PAYMENTS_CONSOLE_SECURE_COOKIE=false"),
             "{text}"
         );
         assert_eq!(

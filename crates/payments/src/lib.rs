@@ -15,11 +15,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use payments_adapters_diesel::Database;
 use payments_api_actix::{
-    ApiState, BillingUseCases, HttpSettings, Metrics, RateLimit, WebhookAuth,
+    ApiState, BillingUseCases, ConsoleSettings, ConsoleState, HttpSettings, Metrics, RateLimit,
+    WebhookAuth,
 };
 use payments_domain::ports::WebhookSecretStore;
 use payments_domain::signature::WebhookSecret;
-use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
+use payments_domain::usecases::{
+    Authenticate, ConsoleQueries, ConsoleSessions, ReadBalance, ReceiveBankPayment,
+};
 use rand::RngCore;
 
 use crate::config::ServeArgs;
@@ -101,13 +104,22 @@ impl Application {
             receive_bank_payment: ReceiveBankPayment::new(database.clone()),
             read_balance: ReadBalance::new(database.clone()),
             authenticate: Authenticate::new(database.clone()),
-            billing: BillingUseCases::from_adapter(database),
+            billing: BillingUseCases::from_adapter(database.clone()),
             webhook_auth,
             readiness,
             pool_stats,
             // One registry for all workers (the App is built once per worker thread).
             metrics: Metrics::new().context("building the metrics registry")?,
             rate_limit: RateLimit::per_minute(args.rate_limit_per_minute),
+        };
+        let console = ConsoleState {
+            sessions: ConsoleSessions::new(database.clone(), database.clone()),
+            queries: ConsoleQueries::from_adapter(database.clone()),
+            billing: state.billing.clone(),
+            settings: ConsoleSettings {
+                secure_cookie: args.console_secure_cookie,
+            },
+            random: os_random,
         };
         let settings = HttpSettings {
             body_limit_bytes: args.body_limit_bytes,
@@ -116,10 +128,12 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .with_context(|| format!("cannot listen on {} (PAYMENTS_LISTEN)", args.listen))?;
         let port = listener.local_addr()?.port();
-        let mut server =
-            actix_web::HttpServer::new(move || payments_api_actix::app(state.clone(), settings))
-                .shutdown_timeout(args.shutdown_grace_secs)
-                .listen(listener)?;
+        let mut server = actix_web::HttpServer::new(move || {
+            payments_api_actix::app(state.clone(), settings)
+                .configure(payments_api_actix::console::configure(console.clone()))
+        })
+        .shutdown_timeout(args.shutdown_grace_secs)
+        .listen(listener)?;
         if let Some(workers) = args.workers {
             server = server.workers(workers.max(1));
         }
