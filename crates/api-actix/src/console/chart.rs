@@ -9,8 +9,8 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::layout::{date, money};
 
-const WIDTH: f64 = 640.0;
-const HEIGHT: f64 = 220.0;
+const WIDTH: f64 = 960.0;
+const HEIGHT: f64 = 240.0;
 const LEFT: f64 = 12.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 24.0;
@@ -72,6 +72,14 @@ pub(crate) fn balance_chart(
         money(balance)
     );
     let zero_y = format!("{:.1}", y(0.0));
+    // Axis labels: dates, or date and time when the whole history is within two days.
+    let label = |at: &DateTime<Utc>| {
+        if end - start < chrono::Duration::days(2) {
+            at.format("%Y-%m-%d %H:%M").to_string()
+        } else {
+            date(&at.date_naive())
+        }
+    };
     html! {
         figure class="chart" {
             svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {WIDTH} {HEIGHT}"))
@@ -81,9 +89,9 @@ pub(crate) fn balance_chart(
                 line class="axis" x1=(LEFT) x2=(WIDTH - RIGHT) y1=(zero_y) y2=(zero_y) {}
                 polyline class="balance" points=(line) {}
                 text class="label" x=(LEFT) y="16" { (money(peak)) " max" }
-                text class="label" x=(LEFT) y=(HEIGHT - 8.0) { (date(&start.date_naive())) }
+                text class="label" x=(LEFT) y=(HEIGHT - 8.0) { (label(&start)) }
                 text class="label end" x=(WIDTH - RIGHT) y=(HEIGHT - 8.0) text-anchor="end" {
-                    (date(&end.date_naive()))
+                    (label(&end))
                 }
             }
             figcaption { (summary) }

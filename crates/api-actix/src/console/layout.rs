@@ -104,15 +104,17 @@ impl Page<'_> {
                             }
                         }
                     }
-                    form method="post" action="/console/sign-out" class="sign-out" {
-                        (self.csrf_field())
-                        button type="submit" { "Sign out" }
-                    }
                 }
                 main id="main" {
                     h1 { (self.title) }
                     @if let Some(notice) = notice { (notice.render()) }
                     (content)
+                }
+                // After the page in document order (shown at the top right by the CSS), so that
+                // a page's own first input, such as the organization search, comes first.
+                form method="post" action="/console/sign-out" class="sign-out" {
+                    (self.csrf_field())
+                    button type="submit" { "Sign out" }
                 }
             },
         )

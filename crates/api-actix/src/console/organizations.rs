@@ -39,7 +39,7 @@ pub(crate) async fn organizations(
     let content = html! {
         form method="get" action="/console/organizations" class="search" role="search" {
             label for="q" { "Search by INN or name" }
-            input id="q" name="q" type="search" value=(q) autofocus;
+            input id="q" name="q" type="text" value=(q) autofocus;
             button type="submit" { "Search" }
         }
         p class="muted" { (found.total) " organization(s)." }
