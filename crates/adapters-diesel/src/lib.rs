@@ -36,6 +36,9 @@
 //! the partial unique index `payments_one_pending_approval_per_invoice`, and a seeded default
 //! catalogue (`*` bank transfer; RU bank transfer and SBP / YooMoney; KZ Kaspi) whose account
 //! data is example data to replace before going live.
+//! Migration `2026-12-01-000001_console`: `console_sessions` (the operator console's sessions:
+//! SHA-256 of the session id only, the API token it stands for, expiry and sign-out time),
+//! implemented with the organization search in `console_store.rs`.
 //!
 //! # Storage choices
 //! - **Money is `BIGINT` minor units** (kopecks) on both backends: integer arithmetic is exact

@@ -238,7 +238,7 @@ async fn sign_in(client: &Client, service: &Service, token: &str) {
     open(client, service, "/console/sign-in").await;
     let field = client.find(Locator::Css("input#token")).await.unwrap();
     field.send_keys(token).await.unwrap();
-    button(client, "Sign in").await.click().await.unwrap();
+    follow(client, button(client, "Sign in").await).await;
 }
 
 /// The button whose visible text is `text`.
@@ -249,6 +249,40 @@ async fn button(client: &Client, text: &str) -> Element {
         )))
         .await
         .unwrap_or_else(|e| panic!("no button {text:?}: {e}"))
+}
+
+/// Clicks what submits a form or follows a link, and waits until the next page has loaded
+/// (WebDriver's click does not promise to wait for the navigation).
+async fn follow(client: &Client, element: Element) {
+    client
+        .execute("window.__before_click = true;", vec![])
+        .await
+        .unwrap();
+    element.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let loaded = client
+            .execute(
+                "return window.__before_click === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await;
+        if matches!(loaded, Ok(Value::Bool(true))) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the click led to no new page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+trait ClickAndFollow {
+    async fn click_and_follow(self, client: &Client);
+}
+
+impl ClickAndFollow for Element {
+    async fn click_and_follow(self, client: &Client) {
+        follow(client, self).await
+    }
 }
 
 async fn session_cookie(client: &Client) -> String {
@@ -370,9 +404,8 @@ async fn the_console_in_a_real_browser() {
         .unwrap();
     button(&client, "Submit payment")
         .await
-        .click()
-        .await
-        .unwrap();
+        .click_and_follow(&client)
+        .await;
     let submitted = text_of(&client).await;
     assert!(
         submitted.contains("Payment PP-2211 of 139.00 RUB for invoice"),
@@ -409,7 +442,7 @@ async fn the_console_in_a_real_browser() {
 
     // 5 (member). Sign-out ends the session on the server.
     open(&client, &service, "/console/").await;
-    button(&client, "Sign out").await.click().await.unwrap();
+    follow(&client, button(&client, "Sign out").await).await;
     assert!(client
         .current_url()
         .await
@@ -468,9 +501,8 @@ async fn the_console_in_a_real_browser() {
     row.find(Locator::XPath(".//button[normalize-space()='Approve']"))
         .await
         .unwrap()
-        .click()
-        .await
-        .unwrap();
+        .click_and_follow(&client)
+        .await;
     let notice = client
         .find(Locator::Css(".notice"))
         .await
@@ -489,14 +521,13 @@ async fn the_console_in_a_real_browser() {
         .unwrap();
     assert_eq!(search.attr("name").await.unwrap().as_deref(), Some("q"));
     search.send_keys(OURS).await.unwrap();
-    button(&client, "Search").await.click().await.unwrap();
+    follow(&client, button(&client, "Search").await).await;
     client
         .find(Locator::LinkText("Acme LLC"))
         .await
         .unwrap()
-        .click()
-        .await
-        .unwrap();
+        .click_and_follow(&client)
+        .await;
     let after = client
         .find(Locator::Css("[data-balance]"))
         .await
@@ -535,9 +566,8 @@ async fn the_console_in_a_real_browser() {
     row.find(Locator::XPath(".//button[normalize-space()='Approve']"))
         .await
         .unwrap()
-        .click()
-        .await
-        .unwrap();
+        .click_and_follow(&client)
+        .await;
     assert!(title_of(&client).await.starts_with("Forbidden"));
     open(&client, &service, "/console/approvals").await;
     approval_row(&client, "PP-3000").await;
@@ -553,7 +583,7 @@ async fn the_console_in_a_real_browser() {
 
     // 5 (staff). Sign out, and the console asks to sign in again.
     let staff_cookie = session_cookie(&client).await;
-    button(&client, "Sign out").await.click().await.unwrap();
+    follow(&client, button(&client, "Sign out").await).await;
     open(&client, &service, "/console/approvals").await;
     assert!(client
         .current_url()
@@ -573,6 +603,24 @@ async fn the_console_in_a_real_browser() {
     client.set_window_size(1280, 1000).await.unwrap();
     screenshot(&client, "member-home").await;
     assert!(text_of(&client).await.contains("4639.50 RUB"));
+    // The same page on a phone-sized window.
+    client.set_window_size(390, 844).await.unwrap();
+    screenshot(&client, "member-home-phone").await;
+    let overflow = client
+        .execute(
+            "const w = document.documentElement.clientWidth; \
+             return [...document.querySelectorAll('body *')] \
+               .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap')) \
+               .map(e => e.tagName + '.' + e.className).slice(0, 5);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow,
+        json!([]),
+        "nothing but tables scrolls sideways on a phone"
+    );
 
     client.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);

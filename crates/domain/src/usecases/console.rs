@@ -166,7 +166,26 @@ fn parse_date(field: &str, text: &str) -> Result<DateTime<Utc>, BillingError> {
         .ok_or_else(|| invalid(field, "Date has wrong format. Use YYYY-MM-DD."))
 }
 
+/// The ports [`ConsoleQueries`] reads (one adapter usually implements them all).
+pub struct ConsoleQueryPorts {
+    pub organizations: Arc<dyn OrganizationStore>,
+    pub search: Arc<dyn OrganizationSearch>,
+    pub invoices: Arc<dyn InvoiceStore>,
+    pub payments: Arc<dyn PaymentQueries>,
+    pub audit: Arc<dyn LedgerAuditSource>,
+}
+
 impl ConsoleQueries {
+    pub fn new(ports: ConsoleQueryPorts) -> Self {
+        Self {
+            organizations: ports.organizations,
+            search: ports.search,
+            invoices: ports.invoices,
+            payments: ports.payments,
+            audit: ports.audit,
+        }
+    }
+
     /// One implementation of every port.
     pub fn from_adapter<A>(adapter: Arc<A>) -> Self
     where

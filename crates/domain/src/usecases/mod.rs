@@ -41,7 +41,9 @@ pub use access::{
     Authenticate, AuthenticationError, IssueToken, IssueTokenError, ReadBalance, ReadBalanceError,
 };
 pub use catalogue::{CatalogueAdmin, ConfigInput, OverrideInput};
-pub use console::{ConsoleQueries, ConsoleSession, ConsoleSessions, PaymentSearch, SignInError};
+pub use console::{
+    ConsoleQueries, ConsoleQueryPorts, ConsoleSession, ConsoleSessions, PaymentSearch, SignInError,
+};
 pub use error::{BillingError, Resource};
 pub use invoices::{InvoicesAdmin, NewInvoiceInput};
 pub use ledger_audit::VerifyLedger;
