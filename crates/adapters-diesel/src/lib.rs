@@ -38,7 +38,7 @@
 //! data is example data to replace before going live.
 //! Migration `2026-12-01-000001_console`: `console_sessions` (the operator console's sessions:
 //! SHA-256 of the session id only, the API token it stands for, expiry and sign-out time),
-//! implemented with the organization search in `console_store.rs`.
+//! implemented with the organization search in `console.rs`.
 //!
 //! # Storage choices
 //! - **Money is `BIGINT` minor units** (kopecks) on both backends: integer arithmetic is exact

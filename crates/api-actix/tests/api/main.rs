@@ -4,6 +4,7 @@
 mod support;
 
 mod billing;
+mod console;
 mod http;
 mod openapi;
 mod operability;

@@ -7,5 +7,7 @@ mod helpers;
 mod billing_api;
 mod billing_concurrency;
 mod both_backends;
+mod console;
+mod console_browser;
 mod operations;
 mod webhook_contract;

@@ -2,13 +2,10 @@
 //! PostgreSQL: sessions and cookies, CSRF, tenancy, approvals, manual payments, refunds.
 //! (`console_browser.rs` drives the same pages in headless Chromium.)
 
-#[macro_use]
-mod helpers;
-
 use std::sync::Arc;
 
+use crate::helpers::{spawn_app, spawn_with, tenant, Backend, TestApp};
 use chrono::Utc;
-use helpers::{spawn_app, spawn_with, tenant, Backend, TestApp};
 use payments_domain::auth::Role;
 use payments_domain::usecases::IssueToken;
 use serde_json::json;
