@@ -23,9 +23,19 @@ pub(crate) fn balance_chart(
     now: DateTime<Utc>,
 ) -> Markup {
     let Some(first) = entries.first() else {
+        // Still a chart, so the page always has one: a flat line at today's balance.
+        let summary = format!("No balance changes yet. Balance {}.", money(balance));
+        let y = format!("{:.1}", HEIGHT - BOTTOM);
         return html! {
             figure class="chart" {
-                p class="muted" { "No balance changes yet. Balance " (money(balance)) "." }
+                svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {WIDTH} {HEIGHT}"))
+                    role="img" aria-labelledby="chart-title chart-desc" {
+                    title id="chart-title" { "Balance over time" }
+                    desc id="chart-desc" { (summary) }
+                    polyline class="balance" points=(format!("{LEFT},{y} {},{y}", WIDTH - RIGHT)) {}
+                    text class="label" x=(LEFT) y=(HEIGHT - 8.0) { (date(&now.date_naive())) }
+                }
+                figcaption { (summary) }
             }
         };
     };
@@ -155,9 +165,9 @@ mod tests {
     }
 
     #[test]
-    fn no_entries_no_chart() {
+    fn no_entries_draw_a_flat_line() {
         let html = balance_chart(&[], &rub("0"), Utc::now()).into_string();
         assert!(html.contains("No balance changes yet. Balance 0.00 RUB."));
-        assert!(!html.contains("<svg"));
+        assert!(html.contains("<svg"), "a flat chart, so the page always has one");
     }
 }
