@@ -168,6 +168,9 @@ mod tests {
     fn no_entries_draw_a_flat_line() {
         let html = balance_chart(&[], &rub("0"), Utc::now()).into_string();
         assert!(html.contains("No balance changes yet. Balance 0.00 RUB."));
-        assert!(html.contains("<svg"), "a flat chart, so the page always has one");
+        assert!(
+            html.contains("<svg"),
+            "a flat chart, so the page always has one"
+        );
     }
 }

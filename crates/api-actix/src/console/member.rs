@@ -6,12 +6,10 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
 use maud::{html, Markup};
 use payments_domain::billing::{RawField, RawManualPayment};
-use payments_domain::pagination::{PageRequest, MAX_PAGE_SIZE};
-use payments_domain::usecases::billing::InvoiceListQuery;
 
+use super::actions;
 use super::layout::{money, Notice};
 use super::organizations::overview;
 use super::{html_response, redirect, ConsoleError, Posted, Signed};
@@ -33,20 +31,8 @@ async fn home_page(
     notice: Option<Notice>,
     status: StatusCode,
 ) -> Result<HttpResponse, ConsoleError> {
-    let billing = &signed.state.billing;
-    let (organization, methods) = billing.available_methods(&signed.principal).await?;
-    let pending = billing
-        .list_invoices(
-            &signed.principal,
-            &InvoiceListQuery {
-                status: Some("pending".into()),
-            },
-            PageRequest {
-                page: 1,
-                page_size: MAX_PAGE_SIZE,
-            },
-        )
-        .await?;
+    let (organization, methods) = actions::available_methods(signed).await?;
+    let pending = actions::pending_invoices(signed).await?;
     let overview = overview(signed, &organization, query, "/console/").await?;
     let page = signed.page(&organization.name);
     let methods_section: Markup = html! {
@@ -138,16 +124,7 @@ pub(crate) async fn submit_manual_payment(posted: Posted) -> Result<HttpResponse
         reference: RawField::Missing,
         notes: text("notes"),
     };
-    let outcome = signed
-        .state
-        .billing
-        .submit_manual_payment(
-            &signed.principal,
-            &raw,
-            posted.fields.get("form_key"),
-            Utc::now(),
-        )
-        .await;
+    let outcome = actions::submit_manual_payment(signed, &raw, posted.fields.get("form_key")).await;
     let (notice, status) = match outcome {
         Ok(receipt) => {
             let view = &receipt.payment;

@@ -13,6 +13,7 @@
 //! (roles, tenancy, state machine, ledger) are the domain's. For a member, everything outside
 //! their own organization, staff pages included, answers 404, as in the API.
 
+mod actions;
 mod chart;
 mod layout;
 mod member;

@@ -9,10 +9,11 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 use payments_domain::payment::PaymentMethod;
-use payments_domain::usecases::billing::{OverrideInput, PaymentListQuery};
+use payments_domain::usecases::billing::OverrideInput;
 use payments_domain::usecases::PaymentSearch;
 use payments_domain::Organization;
 
+use super::actions;
 use super::chart::balance_chart;
 use super::layout::{date, delta, instant, money, pager, query_value, Notice};
 use super::staff::payments_table;
@@ -106,15 +107,7 @@ pub(crate) async fn overview(
             .payments(&signed.principal, &search, page_of(None, 10))
             .await?
     } else {
-        signed
-            .state
-            .billing
-            .list_payments(
-                &signed.principal,
-                &PaymentListQuery::default(),
-                page_of(None, 10),
-            )
-            .await?
+        actions::own_payments(signed, page_of(None, 10)).await?
     };
     Ok(html! {
         section aria-labelledby="balance-title" class="balance" {
@@ -244,11 +237,7 @@ async fn overrides_section(
     organization: &Organization,
 ) -> Result<Markup, ConsoleError> {
     let id = organization.id.0.to_string();
-    let overrides = signed
-        .state
-        .billing
-        .list_overrides(&signed.principal, &id)
-        .await?;
+    let overrides = actions::overrides(signed, &id).await?;
     let page = signed.page("");
     Ok(html! {
         section aria-labelledby="methods-title" {
@@ -319,12 +308,7 @@ pub(crate) async fn save_override(
         is_enabled: Some(posted.fields.checked("is_enabled")),
         is_default: Some(posted.fields.checked("is_default")),
     };
-    let (notice, status) = match signed
-        .state
-        .billing
-        .upsert_override(&signed.principal, &path, &input, Utc::now())
-        .await
-    {
+    let (notice, status) = match actions::save_override(signed, &path, &input).await {
         Ok(saved) => (
             Notice::Success(format!(
                 "Override of {} saved: {}{}.",
@@ -354,12 +338,7 @@ pub(crate) async fn delete_override(
     let signed = &posted.signed;
     signed.require_staff()?;
     let (id, method) = path.into_inner();
-    let (notice, status) = match signed
-        .state
-        .billing
-        .delete_override(&signed.principal, &id, &method)
-        .await
-    {
+    let (notice, status) = match actions::delete_override(signed, &id, &method).await {
         Ok(()) => (
             Notice::Success(format!("Override of {method} removed.")),
             StatusCode::OK,

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
 use maud::{html, Markup};
 use payments_domain::billing::StaffAction;
 use payments_domain::payment::{PaymentMethod, PaymentStatus};
@@ -15,6 +14,7 @@ use payments_domain::usecases::billing::NewInvoiceInput;
 use payments_domain::usecases::{BillingError, PaymentSearch};
 use payments_domain::{Organization, OrganizationId};
 
+use super::actions;
 use super::layout::{date, instant, money, pager, query_value, Notice};
 use super::{html_response, page_of, ConsoleError, Posted, Signed};
 
@@ -147,12 +147,7 @@ async fn act(signed: &Signed, id: &str, action: StaffAction) -> (Notice, Option<
         StaffAction::Reject { .. } => "rejected",
         StaffAction::Refund { .. } => "refunded",
     };
-    match signed
-        .state
-        .billing
-        .staff_action(&signed.principal, id, action, Utc::now())
-        .await
-    {
+    match actions::staff_action(signed, id, action).await {
         Ok(receipt) => {
             let reference = reference(&receipt.payment).to_string();
             let amount = money(&receipt.payment.payment.amount);
@@ -493,12 +488,7 @@ pub(crate) async fn create_invoice(posted: Posted) -> Result<HttpResponse, Conso
         number: field("number"),
     };
     let selected = posted.fields.get("organization_id");
-    match signed
-        .state
-        .billing
-        .issue_invoice(&signed.principal, &input, Utc::now())
-        .await
-    {
+    match actions::issue_invoice(signed, &input).await {
         Ok(invoice) => {
             let text = format!(
                 "Invoice {} of {} issued.",
