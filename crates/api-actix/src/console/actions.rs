@@ -5,17 +5,22 @@
 use chrono::Utc;
 use payments_domain::billing::{RawManualPayment, StaffAction};
 use payments_domain::catalogue::{AccountPaymentMethod, AvailableMethod};
-use payments_domain::invoice::Invoice;
+use payments_domain::invoice::{Invoice, InvoiceStatus};
 use payments_domain::pagination::{Page, PageRequest, MAX_PAGE_SIZE};
 use payments_domain::ports::PaymentView;
-use payments_domain::usecases::billing::{
-    InvoiceListQuery, ManualPaymentReceipt, NewInvoiceInput, OverrideInput, PaymentListQuery,
-    StaffActionReceipt,
+use payments_domain::usecases::{
+    BillingError, InvoiceQuery, ManualPaymentReceipt, NewInvoiceInput, OverrideInput, PaymentQuery,
+    Resource, StaffActionReceipt,
 };
-use payments_domain::usecases::BillingError;
-use payments_domain::Organization;
+use payments_domain::{Organization, OrganizationId, PaymentId, PaymentMethod};
+use uuid::Uuid;
 
 use super::Signed;
+
+/// A path id: anything that is not a UUID names nothing, as in the API.
+fn uuid_of(text: &str, resource: Resource) -> Result<Uuid, BillingError> {
+    Uuid::try_parse(text.trim()).map_err(|_| BillingError::NotFound(resource))
+}
 
 /// Approve, reject or refund a payment (staff).
 pub(crate) async fn staff_action(
@@ -23,10 +28,12 @@ pub(crate) async fn staff_action(
     payment_id: &str,
     action: StaffAction,
 ) -> Result<StaffActionReceipt, BillingError> {
+    let id = PaymentId(uuid_of(payment_id, Resource::Payment)?);
     signed
         .state
         .billing
-        .staff_action(&signed.principal, payment_id, action, Utc::now())
+        .staff_actions
+        .execute(&signed.principal, id, action, Utc::now())
         .await
 }
 
@@ -38,7 +45,8 @@ pub(crate) async fn issue_invoice(
     signed
         .state
         .billing
-        .issue_invoice(&signed.principal, input, Utc::now())
+        .invoices
+        .issue(&signed.principal, input, Utc::now())
         .await
 }
 
@@ -47,10 +55,12 @@ pub(crate) async fn overrides(
     signed: &Signed,
     organization_id: &str,
 ) -> Result<Vec<AccountPaymentMethod>, BillingError> {
+    let id = OrganizationId(uuid_of(organization_id, Resource::Organization)?);
     signed
         .state
         .billing
-        .list_overrides(&signed.principal, organization_id)
+        .catalogue
+        .list_overrides(&signed.principal, id)
         .await
 }
 
@@ -60,10 +70,12 @@ pub(crate) async fn save_override(
     organization_id: &str,
     input: &OverrideInput,
 ) -> Result<AccountPaymentMethod, BillingError> {
+    let id = OrganizationId(uuid_of(organization_id, Resource::Organization)?);
     signed
         .state
         .billing
-        .upsert_override(&signed.principal, organization_id, input, Utc::now())
+        .catalogue
+        .upsert_override(&signed.principal, id, input, Utc::now())
         .await
 }
 
@@ -73,10 +85,16 @@ pub(crate) async fn delete_override(
     organization_id: &str,
     method: &str,
 ) -> Result<(), BillingError> {
+    let id = OrganizationId(uuid_of(organization_id, Resource::Organization)?);
+    let method = method
+        .trim()
+        .parse::<PaymentMethod>()
+        .map_err(|_| BillingError::NotFound(Resource::Override))?;
     signed
         .state
         .billing
-        .delete_override(&signed.principal, organization_id, method)
+        .catalogue
+        .delete_override(&signed.principal, id, method)
         .await
 }
 
@@ -87,14 +105,15 @@ pub(crate) async fn available_methods(
     signed
         .state
         .billing
+        .member_account
         .available_methods(&signed.principal)
         .await
 }
 
 /// The member's invoices waiting for payment (the first page of the largest size).
 pub(crate) async fn pending_invoices(signed: &Signed) -> Result<Page<Invoice>, BillingError> {
-    let query = InvoiceListQuery {
-        status: Some("pending".into()),
+    let query = InvoiceQuery {
+        statuses: vec![InvoiceStatus::Pending],
     };
     let page = PageRequest {
         page: 1,
@@ -103,7 +122,8 @@ pub(crate) async fn pending_invoices(signed: &Signed) -> Result<Page<Invoice>, B
     signed
         .state
         .billing
-        .list_invoices(&signed.principal, &query, page)
+        .member_invoices
+        .list(&signed.principal, &query, page)
         .await
 }
 
@@ -115,7 +135,8 @@ pub(crate) async fn own_payments(
     signed
         .state
         .billing
-        .list_payments(&signed.principal, &PaymentListQuery::default(), page)
+        .member_payments
+        .list(&signed.principal, &PaymentQuery::default(), page)
         .await
 }
 
@@ -128,6 +149,7 @@ pub(crate) async fn submit_manual_payment(
     signed
         .state
         .billing
-        .submit_manual_payment(&signed.principal, raw, form_key, Utc::now())
+        .manual_payments
+        .execute(&signed.principal, raw, form_key, Utc::now())
         .await
 }

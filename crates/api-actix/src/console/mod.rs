@@ -8,8 +8,8 @@
 //! form carries the session's CSRF token as `csrf_token`; a POST without it, or with a wrong
 //! one, answers 403 before anything is read or changed.
 //!
-//! Handlers here only parse forms, call the same use cases as the API ([`Billing`] for every
-//! action, [`ConsoleQueries`] for the console's reads) and render the result; the rules
+//! Handlers here only parse forms, call the same use cases as the API ([`BillingUseCases`] for
+//! every action, from `actions.rs`; [`ConsoleQueries`] for the console's reads) and render the result; the rules
 //! (roles, tenancy, state machine, ledger) are the domain's. For a member, everything outside
 //! their own organization, staff pages included, answers 404, as in the API.
 
@@ -34,8 +34,10 @@ use payments_domain::auth::{Principal, Role};
 use payments_domain::console::CsrfToken;
 use payments_domain::pagination::PageRequest;
 use payments_domain::usecases::{
-    Billing, BillingError, ConsoleQueries, ConsoleSession, ConsoleSessions, SignInError,
+    BillingError, ConsoleQueries, ConsoleSession, ConsoleSessions, SignInError,
 };
+
+use crate::BillingUseCases;
 
 pub(crate) use layout::Page;
 
@@ -61,7 +63,7 @@ pub struct ConsoleState {
     pub sessions: ConsoleSessions,
     pub queries: ConsoleQueries,
     /// The same use cases as the billing API: every console action goes through them.
-    pub billing: Billing,
+    pub billing: BillingUseCases,
     pub settings: ConsoleSettings,
     /// 32 bytes from a CSPRNG, for session ids and form idempotency keys.
     pub random: fn() -> [u8; 32],
@@ -274,7 +276,7 @@ pub(crate) struct Signed {
 
 impl Signed {
     pub fn is_staff(&self) -> bool {
-        self.principal.role == Role::Staff
+        self.principal.role() == Role::Staff
     }
 
     /// Staff pages answer 404 to members (as the API hides what a member may not see).

@@ -9,7 +9,7 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use maud::{html, Markup};
 use payments_domain::payment::PaymentMethod;
-use payments_domain::usecases::billing::OverrideInput;
+use payments_domain::usecases::OverrideInput;
 use payments_domain::usecases::PaymentSearch;
 use payments_domain::Organization;
 

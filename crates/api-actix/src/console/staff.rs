@@ -10,7 +10,7 @@ use maud::{html, Markup};
 use payments_domain::billing::StaffAction;
 use payments_domain::payment::{PaymentMethod, PaymentStatus};
 use payments_domain::ports::PaymentView;
-use payments_domain::usecases::billing::NewInvoiceInput;
+use payments_domain::usecases::NewInvoiceInput;
 use payments_domain::usecases::{BillingError, PaymentSearch};
 use payments_domain::{Organization, OrganizationId};
 
@@ -26,13 +26,14 @@ pub(crate) use super::organizations::{
 pub(crate) fn status_of(error: Option<&BillingError>) -> StatusCode {
     match error {
         None => StatusCode::OK,
-        Some(BillingError::Invalid(_) | BillingError::BadRequest(_)) => StatusCode::BAD_REQUEST,
+        Some(BillingError::Invalid(_)) => StatusCode::BAD_REQUEST,
         Some(BillingError::NotFound(_) | BillingError::Forbidden(_)) => StatusCode::NOT_FOUND,
         Some(BillingError::InvalidTransition(_) | BillingError::Conflict(_)) => {
             StatusCode::CONFLICT
         }
         Some(BillingError::Unprocessable(_)) => StatusCode::UNPROCESSABLE_ENTITY,
         Some(BillingError::Storage(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        Some(_) => StatusCode::BAD_REQUEST,
     }
 }
 

@@ -9,6 +9,7 @@ use actix_web::test::{self, TestRequest};
 use actix_web::App;
 use chrono::Utc;
 use payments_api_actix::console::{configure, ConsoleSettings, ConsoleState};
+use payments_api_actix::{BillingPorts, BillingUseCases};
 use payments_domain::auth::{NewToken, Role, User};
 use payments_domain::billing::StaffAction;
 use payments_domain::console::{MockOrganizationSearch, MockSessionStore, NewSession};
@@ -19,9 +20,7 @@ use payments_domain::ports::{
     MockOrganizationStore, MockPaymentQueries, MockStaffActionStore, MockTokenStore, PaymentView,
     StaffActionOutcome,
 };
-use payments_domain::usecases::{
-    Billing, BillingPorts, ConsoleQueries, ConsoleQueryPorts, ConsoleSessions,
-};
+use payments_domain::usecases::{ConsoleQueries, ConsoleQueryPorts, ConsoleSessions};
 use payments_domain::{Currency, Money, OrganizationId, PaymentId, PaymentMethod, PaymentStatus};
 
 /// The mocked ports; a mock without expectations fails the test on any call.
@@ -55,14 +54,13 @@ fn session(role: Role, mocks: &mut Mocks) -> (String, String) {
 
 fn state(mocks: Mocks) -> ConsoleState {
     let payments = Arc::new(mocks.payments);
-    let billing = Billing::new(BillingPorts {
+    let billing = BillingUseCases::new(BillingPorts {
         organizations: Arc::new(MockOrganizationStore::new()),
         invoices: Arc::new(MockInvoiceStore::new()),
         payments: payments.clone(),
         catalogue: Arc::new(MockCatalogueStore::new()),
         manual: Arc::new(MockManualPaymentStore::new()),
         staff: Arc::new(mocks.staff),
-        audit: Arc::new(MockLedgerAuditSource::new()),
     });
     ConsoleState {
         sessions: ConsoleSessions::new(Arc::new(MockTokenStore::new()), Arc::new(mocks.sessions)),
