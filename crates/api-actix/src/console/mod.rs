@@ -6,7 +6,8 @@
 //! [`ConsoleSettings::secure_cookie`]). Every request reads the session from the database, so
 //! sign-out and token revocation take effect on the very next request. Every state-changing
 //! form carries the session's CSRF token as `csrf_token`; a POST without it, or with a wrong
-//! one, answers 403 before anything is read or changed.
+//! one, answers 403 before anything is read or changed. The sign-in form, which has no session
+//! yet, carries a token derived from a random nonce in a cookie of its own.
 //!
 //! Handlers here only parse forms, call the same use cases as the API ([`BillingUseCases`] for
 //! every action, from `actions.rs`; [`ConsoleQueries`] for the console's reads) and render the result; the rules
@@ -43,6 +44,8 @@ pub(crate) use layout::Page;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "payments_console";
+/// Name of the cookie holding the sign-in form's CSRF nonce (before there is a session).
+pub const SIGN_IN_COOKIE: &str = "payments_console_sign_in";
 /// The form field every state-changing console form carries.
 pub const CSRF_FIELD: &str = "csrf_token";
 /// The console's root path.
@@ -235,34 +238,50 @@ fn state_of(request: &HttpRequest) -> Result<web::Data<ConsoleState>, ConsoleErr
         })
 }
 
-/// The session id in the request's `Cookie` header(s), if any.
-fn session_cookie(request: &HttpRequest) -> Option<String> {
+/// The value of cookie `wanted` in the request's `Cookie` header(s), if any.
+fn cookie_of(request: &HttpRequest, wanted: &str) -> Option<String> {
     request
         .headers()
         .get_all(header::COOKIE)
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim().to_string())
         .filter(|value| !value.is_empty())
 }
 
-/// The `Set-Cookie` value for a session id; `None` clears the cookie.
-fn cookie_header(session_id: Option<&str>, settings: ConsoleSettings) -> String {
+/// The session id in the request's cookies, if any.
+fn session_cookie(request: &HttpRequest) -> Option<String> {
+    cookie_of(request, SESSION_COOKIE)
+}
+
+/// The `Set-Cookie` value of cookie `name`; `None` clears it.
+fn set_cookie(name: &str, value: Option<&str>, settings: ConsoleSettings) -> String {
     let secure = if settings.secure_cookie {
         "; Secure"
     } else {
         ""
     };
-    match session_id {
-        Some(id) => {
-            format!("{SESSION_COOKIE}={id}; Path=/console; HttpOnly; SameSite=Strict{secure}")
+    match value {
+        Some(value) => {
+            format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict{secure}")
         }
-        None => format!(
-            "{SESSION_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
-        ),
+        None => format!("{name}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
+}
+
+/// The `Set-Cookie` value for a session id; `None` clears the cookie.
+fn cookie_header(session_id: Option<&str>, settings: ConsoleSettings) -> String {
+    set_cookie(SESSION_COOKIE, session_id, settings)
+}
+
+/// Adds a `Set-Cookie` header.
+fn with_cookie(mut response: HttpResponse, cookie: &str) -> HttpResponse {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// A signed-in request: who, its CSRF token, and the console's use cases. Without a live
@@ -299,8 +318,7 @@ impl Signed {
 
     /// Random hex for one-time form keys.
     pub fn form_key(&self) -> String {
-        let bytes = (self.state.random)();
-        bytes[..16].iter().map(|b| format!("{b:02x}")).collect()
+        hex((self.state.random)())
     }
 }
 
@@ -398,7 +416,15 @@ async fn stylesheet() -> HttpResponse {
         .body(CSS)
 }
 
-fn sign_in_page(status: StatusCode, error: Option<&str>) -> HttpResponse {
+/// The sign-in form. Signing in changes state too, so the form carries a CSRF token: derived
+/// from a random nonce kept in an HttpOnly, SameSite=Strict cookie until there is a session.
+fn sign_in_page(
+    status: StatusCode,
+    error: Option<&str>,
+    nonce: &str,
+    settings: ConsoleSettings,
+) -> HttpResponse {
+    let csrf = CsrfToken::for_session(nonce);
     let body = layout::bare(
         "Sign in",
         html! {
@@ -409,6 +435,7 @@ fn sign_in_page(status: StatusCode, error: Option<&str>) -> HttpResponse {
                     p class="notice error" role="alert" { (error) }
                 }
                 form method="post" action="/console/sign-in" {
+                    input type="hidden" name=(CSRF_FIELD) value=(csrf.as_str());
                     label for="token" { "API token" }
                     input id="token" name="token" type="password" autocomplete="off" required autofocus;
                     button type="submit" { "Sign in" }
@@ -416,17 +443,28 @@ fn sign_in_page(status: StatusCode, error: Option<&str>) -> HttpResponse {
             }
         },
     );
-    html_response(status, body)
+    with_cookie(
+        html_response(status, body),
+        &set_cookie(SIGN_IN_COOKIE, Some(nonce), settings),
+    )
 }
 
 async fn sign_in_form(request: HttpRequest) -> Result<HttpResponse, ConsoleError> {
+    let state = state_of(&request)?;
     // Already signed in: straight to the console.
-    if let (Ok(state), Some(id)) = (state_of(&request), session_cookie(&request)) {
+    if let Some(id) = session_cookie(&request) {
         if let Ok(Some(_)) = state.sessions.resolve(&id, Utc::now()).await {
             return Ok(redirect(CONSOLE_PATH));
         }
     }
-    Ok(sign_in_page(StatusCode::OK, None))
+    // One nonce per browser, so that several open sign-in tabs all work.
+    let nonce = cookie_of(&request, SIGN_IN_COOKIE).unwrap_or_else(|| hex((state.random)()));
+    Ok(sign_in_page(StatusCode::OK, None, &nonce, state.settings))
+}
+
+/// Lower-case hex of random bytes.
+fn hex(bytes: [u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn sign_in(
@@ -435,6 +473,10 @@ async fn sign_in(
 ) -> Result<HttpResponse, ConsoleError> {
     let state = state_of(&request)?;
     let fields = Fields::from_pairs(form.into_inner());
+    let nonce = cookie_of(&request, SIGN_IN_COOKIE).ok_or(ConsoleError::Csrf)?;
+    if !CsrfToken::for_session(&nonce).matches(fields.0.get(CSRF_FIELD).map(String::as_str)) {
+        return Err(ConsoleError::Csrf);
+    }
     let token = fields.get("token").unwrap_or_default();
     match state
         .sessions
@@ -442,16 +484,20 @@ async fn sign_in(
         .await
     {
         Ok(session) => {
-            let mut response = redirect(CONSOLE_PATH);
-            let cookie = cookie_header(Some(&session.session_id), state.settings);
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().insert(header::SET_COOKIE, value);
-            }
-            Ok(response)
+            let response = with_cookie(
+                redirect(CONSOLE_PATH),
+                &cookie_header(Some(&session.session_id), state.settings),
+            );
+            Ok(with_cookie(
+                response,
+                &set_cookie(SIGN_IN_COOKIE, None, state.settings),
+            ))
         }
         Err(SignInError::InvalidToken) => Ok(sign_in_page(
             StatusCode::UNAUTHORIZED,
             Some("Invalid or revoked token."),
+            &nonce,
+            state.settings,
         )),
         Err(SignInError::Storage(_)) => Err(ConsoleError::Unavailable),
     }
@@ -465,11 +511,10 @@ async fn sign_out(posted: Posted) -> Result<HttpResponse, ConsoleError> {
         .sign_out(&signed.session_id, Utc::now())
         .await
         .map_err(|_| ConsoleError::Unavailable)?;
-    let mut response = redirect("/console/sign-in");
-    if let Ok(value) = HeaderValue::from_str(&cookie_header(None, signed.state.settings)) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    Ok(response)
+    Ok(with_cookie(
+        redirect("/console/sign-in"),
+        &cookie_header(None, signed.state.settings),
+    ))
 }
 
 #[cfg(test)]

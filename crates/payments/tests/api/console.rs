@@ -10,11 +10,13 @@ use payments_domain::auth::Role;
 use payments_domain::usecases::IssueToken;
 use serde_json::json;
 
-/// A console answer: status, `Location`, `Set-Cookie` and the HTML.
+/// A console answer: status, `Location`, the session's `Set-Cookie`, the sign-in nonce
+/// cookie (`name=value`) and the HTML.
 struct Page {
     status: u16,
     location: Option<String>,
     set_cookie: Option<String>,
+    sign_in_cookie: Option<String>,
     html: String,
 }
 
@@ -59,21 +61,31 @@ impl Browser {
             None => request,
         };
         let response = request.send().await.expect("response");
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_string())
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        let cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let named = |name: &str| {
+            cookies
+                .iter()
+                .find(|c| c.starts_with(&format!("{name}=")))
+                .cloned()
         };
-        let (status, location, set_cookie) = (
-            response.status().as_u16(),
-            header("location"),
-            header("set-cookie"),
+        let (set_cookie, sign_in_cookie) = (
+            named("payments_console"),
+            named("payments_console_sign_in").map(|c| c.split(';').next().unwrap().to_string()),
         );
         Page {
-            status,
+            status: response.status().as_u16(),
             location,
             set_cookie,
+            sign_in_cookie,
             html: response.text().await.unwrap(),
         }
     }
@@ -88,9 +100,22 @@ impl Browser {
             .await
     }
 
+    /// Posts the sign-in form as a browser does: with the form's CSRF token and its cookie.
+    async fn post_sign_in(&self, token: &str) -> Page {
+        let form = self.get("/console/sign-in").await;
+        let nonce = form.sign_in_cookie.clone().expect("the sign-in cookie");
+        let csrf = form.csrf();
+        let request = self
+            .client
+            .post(format!("{}/console/sign-in", self.base))
+            .header("Cookie", nonce)
+            .form(&[("csrf_token", csrf.as_str()), ("token", token)]);
+        self.send(request).await
+    }
+
     /// Signs in with `token`; keeps the session cookie.
     async fn sign_in(&mut self, token: &str) -> Page {
-        let page = self.post("/console/sign-in", &[("token", token)]).await;
+        let page = self.post_sign_in(token).await;
         assert_eq!(page.status, 303, "{}", page.html);
         let cookie = page.set_cookie.clone().expect("a session cookie");
         self.cookie = Some(cookie.split(';').next().unwrap().to_string());
@@ -132,9 +157,13 @@ async fn sign_in_sets_a_strict_http_only_cookie(backend: Backend) {
     assert_eq!(form.status, 200);
     assert!(form.html.contains("<label for=\"token\">API token</label>"));
 
-    let refused = browser
-        .post("/console/sign-in", &[("token", "pay_not-a-token")])
+    // Signing in changes state: without the form's CSRF token and cookie, 403.
+    let forged = browser
+        .post("/console/sign-in", &[("token", t.staff.as_str())])
         .await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.set_cookie.is_none());
+    let refused = browser.post_sign_in("pay_not-a-token").await;
     assert_eq!(refused.status, 401);
     assert!(refused.set_cookie.is_none());
     assert!(refused.html.contains("Invalid or revoked token."));
@@ -480,9 +509,7 @@ async fn sign_out_and_revocation_end_the_session_at_once(backend: Backend) {
         .unwrap();
     let revoked = browser.get("/console/approvals").await;
     assert_eq!(revoked.location.as_deref(), Some("/console/sign-in"));
-    let again = browser
-        .post("/console/sign-in", &[("token", &staff_record.plaintext)])
-        .await;
+    let again = browser.post_sign_in(&staff_record.plaintext).await;
     assert_eq!(again.status, 401);
 }
 
