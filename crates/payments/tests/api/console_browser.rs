@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use fantoccini::elements::Element;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use payments_domain::signature::{self, WebhookSecret};
 use serde_json::{json, Value};
@@ -234,11 +235,32 @@ async fn open(client: &Client, service: &Service, path: &str) {
         .unwrap();
 }
 
+/// Signs in with the keyboard only: the token field has the focus, Enter submits.
 async fn sign_in(client: &Client, service: &Service, token: &str) {
     open(client, service, "/console/sign-in").await;
-    let field = client.find(Locator::Css("input#token")).await.unwrap();
-    field.send_keys(token).await.unwrap();
-    follow(client, button(client, "Sign in").await).await;
+    let focused = client.active_element().await.unwrap();
+    assert_eq!(focused.attr("id").await.unwrap().as_deref(), Some("token"));
+    focused.send_keys(token).await.unwrap();
+    client
+        .execute("window.__before_click = true;", vec![])
+        .await
+        .unwrap();
+    focused.send_keys(&Key::Enter.to_string()).await.unwrap();
+    wait_for_new_page(client).await;
+}
+
+/// Every visible form control has a label (the accessibility rule the pages keep).
+async fn assert_labelled(client: &Client) {
+    let unlabelled = client
+        .execute(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')] \
+               .filter(e => !e.labels || e.labels.length === 0) \
+               .map(e => e.outerHTML);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlabelled, json!([]), "controls without a label");
 }
 
 /// The button whose visible text is `text`.
@@ -259,6 +281,11 @@ async fn follow(client: &Client, element: Element) {
         .await
         .unwrap();
     element.click().await.unwrap();
+    wait_for_new_page(client).await;
+}
+
+/// Waits until the page marked with `__before_click` has been replaced and the new one loaded.
+async fn wait_for_new_page(client: &Client) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let loaded = client
@@ -485,6 +512,7 @@ async fn the_console_in_a_real_browser() {
     open(&client, &service, "/console/approvals").await;
     client.set_window_size(1280, 720).await.unwrap();
     screenshot(&client, "staff-approvals").await;
+    assert_labelled(&client).await;
     let row = approval_row(&client, "PP-2211").await;
     let row_text = row.text().await.unwrap();
     assert!(
@@ -548,6 +576,7 @@ async fn the_console_in_a_real_browser() {
     );
     client.set_window_size(1280, 1000).await.unwrap();
     screenshot(&client, "organization").await;
+    assert_labelled(&client).await;
 
     open(&client, &service, "/console/approvals").await;
 
@@ -602,6 +631,10 @@ async fn the_console_in_a_real_browser() {
     sign_in(&client, &service, &member).await;
     client.set_window_size(1280, 1000).await.unwrap();
     screenshot(&client, "member-home").await;
+    assert_labelled(&client).await;
+    open(&client, &service, "/console/payments").await;
+    assert_labelled(&client).await;
+    open(&client, &service, "/console/").await;
     assert!(text_of(&client).await.contains("4639.50 RUB"));
     // The same page on a phone-sized window.
     client.set_window_size(390, 844).await.unwrap();
