@@ -155,6 +155,22 @@ impl SessionStore for Database {
             Ok(exists > 0)
         })
     }
+
+    async fn delete_dead_sessions(&self, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        with_connection!(write: self, |conn| {
+            // The complement of SessionRecord::is_live: ended, or expires_at <= now.
+            diesel::delete(
+                console_sessions::table.filter(
+                    console_sessions::ended_at
+                        .is_not_null()
+                        .or(console_sessions::expires_at.le(SqlTimestamp(now))),
+                ),
+            )
+            .execute(conn)
+            .map(|deleted| u64::try_from(deleted).unwrap_or(0))
+            .map_err(storage)
+        })
+    }
 }
 
 diesel::define_sql_function! {

@@ -163,6 +163,11 @@ pub trait SessionStore: Send + Sync {
         hash: &SessionHash,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError>;
+
+    /// Deletes exactly the sessions that are not live at `now` ([`SessionRecord::is_live`]:
+    /// signed out, or `expires_at <= now`), so the table does not grow without bound.
+    /// Returns how many were deleted.
+    async fn delete_dead_sessions(&self, now: DateTime<Utc>) -> Result<u64, StorageError>;
 }
 
 /// Finds organizations for the console's search box.

@@ -68,6 +68,34 @@ async fn sessions_are_found_by_hash_with_their_token_and_end_once(db: &TestDatab
         .unwrap());
 }
 
+async fn dead_sessions_are_deleted_and_live_ones_kept(db: &TestDatabase) {
+    let token = staff_token(db).await;
+    let at = now();
+    let live = NewSession::open(rand_bytes(), &token.record, at).unwrap();
+    let ended = NewSession::open(rand_bytes(), &token.record, at).unwrap();
+    let expired = NewSession::open(
+        rand_bytes(),
+        &token.record,
+        at - Duration::hours(SESSION_LIFETIME_HOURS),
+    )
+    .unwrap();
+    for session in [&live, &ended, &expired] {
+        db.create_session(&session.record).await.unwrap();
+    }
+    assert!(db.end_session(&ended.record.hash, at).await.unwrap());
+    // `expired` expires exactly at `at`: not live any more (is_live needs now < expires_at).
+    assert!(!expired.record.is_live(at) && live.record.is_live(at));
+    assert_eq!(db.delete_dead_sessions(at).await.unwrap(), 2);
+    assert!(db.find_session(&live.record.hash).await.unwrap().is_some());
+    assert!(db.find_session(&ended.record.hash).await.unwrap().is_none());
+    assert!(db
+        .find_session(&expired.record.hash)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(db.delete_dead_sessions(at).await.unwrap(), 0);
+}
+
 async fn a_revoked_token_shows_in_its_sessions(db: &TestDatabase) {
     let token = staff_token(db).await;
     let session = NewSession::open(rand_bytes(), &token.record, now()).unwrap();
@@ -171,6 +199,7 @@ async fn payments_are_filtered_by_creation_date(db: &TestDatabase) {
 contract_tests!(
     sessions_are_found_by_hash_with_their_token_and_end_once,
     a_revoked_token_shows_in_its_sessions,
+    dead_sessions_are_deleted_and_live_ones_kept,
     organizations_are_searched_by_inn_prefix_or_name,
     payments_are_filtered_by_creation_date,
 );

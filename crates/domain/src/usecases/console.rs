@@ -77,6 +77,8 @@ impl ConsoleSessions {
             .await?
             .ok_or(SignInError::InvalidToken)?;
         let session = NewSession::open(random, &record, now).ok_or(SignInError::InvalidToken)?;
+        // Housekeeping at each sign-in: sessions that can never be used again go.
+        self.sessions.delete_dead_sessions(now).await?;
         self.sessions.create_session(&session.record).await?;
         Ok(session)
     }
@@ -442,6 +444,7 @@ mod tests {
             .returning(move |hash| Ok((*hash == found.hash).then(|| found.clone())));
         let mut store = MockSessionStore::new();
         store.expect_create_session().returning(|_| Ok(()));
+        store.expect_delete_dead_sessions().returning(|_| Ok(0));
         store
             .expect_find_session()
             .returning(move |_| Ok(session.clone().map(|s| (s, token.clone()))));
