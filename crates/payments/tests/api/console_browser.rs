@@ -4,7 +4,7 @@
 //! Scenarios: a member signs in and submits a manual payment; a member cannot open another
 //! organization's page (404); staff sign in, find the payment by its reference, approve it and
 //! see the organization's balance and log change; a form posted without its CSRF token is
-//! refused; sign-out ends the session. Screenshots of the main pages go to `docs/screenshots/`.
+//! refused; sign-out ends the session. Screenshots of the main pages go to `docs/screenshots/` with `PAYMENTS_UPDATE_SCREENSHOTS=1`.
 //!
 //! Needs `chromium` and `chromium-driver` (Debian). Without them the test prints
 //! `SKIPPED (browser)` and passes, unless `PAYMENTS_TEST_REQUIRE_BROWSER=1` (CI) makes it fail.
@@ -321,9 +321,17 @@ async fn session_cookie(client: &Client) -> String {
         .to_string()
 }
 
-async fn screenshot(client: &Client, name: &str) {
+/// Saves a PNG of the page. The committed README pictures are refreshed only when asked
+/// (`PAYMENTS_UPDATE_SCREENSHOTS=1`), so an ordinary test run leaves the checkout clean; a
+/// screenshot is still taken (into the test's temp dir) so that the capture itself is tested.
+async fn screenshot(client: &Client, scratch: &Path, name: &str) {
     let png = client.screenshot().await.unwrap();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+    let dir = if std::env::var_os("PAYMENTS_UPDATE_SCREENSHOTS").is_some() {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+    } else {
+        scratch.join("screenshots")
+    };
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
@@ -511,7 +519,7 @@ async fn the_console_in_a_real_browser() {
 
     open(&client, &service, "/console/approvals").await;
     client.set_window_size(1280, 720).await.unwrap();
-    screenshot(&client, "staff-approvals").await;
+    screenshot(&client, &dir, "staff-approvals").await;
     assert_labelled(&client).await;
     let row = approval_row(&client, "PP-2211").await;
     let row_text = row.text().await.unwrap();
@@ -575,7 +583,7 @@ async fn the_console_in_a_real_browser() {
         "{newest}"
     );
     client.set_window_size(1280, 1000).await.unwrap();
-    screenshot(&client, "organization").await;
+    screenshot(&client, &dir, "organization").await;
     assert_labelled(&client).await;
 
     open(&client, &service, "/console/approvals").await;
@@ -630,7 +638,7 @@ async fn the_console_in_a_real_browser() {
     // The member's home, now with the approved payment.
     sign_in(&client, &service, &member).await;
     client.set_window_size(1280, 1000).await.unwrap();
-    screenshot(&client, "member-home").await;
+    screenshot(&client, &dir, "member-home").await;
     assert_labelled(&client).await;
     open(&client, &service, "/console/payments").await;
     assert_labelled(&client).await;
@@ -638,7 +646,7 @@ async fn the_console_in_a_real_browser() {
     assert!(text_of(&client).await.contains("4639.50 RUB"));
     // The same page on a phone-sized window.
     client.set_window_size(390, 844).await.unwrap();
-    screenshot(&client, "member-home-phone").await;
+    screenshot(&client, &dir, "member-home-phone").await;
     let overflow = client
         .execute(
             "const w = document.documentElement.clientWidth; \
