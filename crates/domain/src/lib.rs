@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod bank;
+pub mod bank_batch;
 pub mod billing;
 pub mod catalogue;
 pub mod console;
