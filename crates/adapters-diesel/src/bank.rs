@@ -13,6 +13,7 @@ use payments_domain::ports::{BankPaymentStore, RecordError, RecordOutcome};
 use payments_domain::{BankPayment, OperationId, Organization, OrganizationId};
 
 use crate::balance_log::BalanceLogQueries;
+use crate::group_commit::Backend;
 use crate::pool::with_connection;
 use crate::rows::{NewOrganization, NewPayment, StoredBankPayment};
 use crate::schema::{organizations, payments};
@@ -178,6 +179,14 @@ impl BankPaymentStore for Database {
         payment: &BankPayment,
         now: DateTime<Utc>,
     ) -> Result<RecordOutcome, RecordError> {
+        if let Some(group_commit) = &self.group_commit {
+            let backend = Backend {
+                pools: self.pools.clone(),
+                waits: self.waits.clone(),
+                sqlite_writer: self.sqlite_writer.clone(),
+            };
+            return group_commit.record(&backend, payment, now).await;
+        }
         let payment = payment.clone();
         with_connection!(write: self, |conn| record(conn, &payment, now))
     }

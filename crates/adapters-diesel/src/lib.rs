@@ -116,6 +116,7 @@ mod balance_log;
 mod bank;
 mod catalogue;
 mod console;
+mod group_commit;
 mod invoices;
 mod manual_payments;
 mod migrations;
@@ -132,5 +133,6 @@ pub mod test_support;
 mod tokens;
 mod tx;
 
+pub use group_commit::{BatchObserver, BatchOptions};
 pub use migrations::{MigrationError, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use pool::{ConnectError, Database, PoolOptions, PoolState};

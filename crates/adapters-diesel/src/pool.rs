@@ -17,6 +17,7 @@ use payments_domain::ledger::BalanceLogEntry;
 use payments_domain::{OrganizationId, StorageError};
 
 use crate::balance_log::BalanceLogQueries;
+use crate::group_commit::{BatchObserver, BatchOptions, GroupCommit};
 use crate::tx::storage;
 
 /// Checks out a connection of whichever backend and runs `$body` with it on the blocking
@@ -81,6 +82,9 @@ pub struct PoolOptions {
     /// hold a connection (and its row locks) forever. SQLite has no equivalent; its writers
     /// wait at most `busy_timeout` (30 s) for the write lock.
     pub statement_timeout: Option<Duration>,
+    /// Group commit of bank payments (see `group_commit`); [`BatchOptions::OFF`] writes one
+    /// transaction per webhook.
+    pub batch: BatchOptions,
 }
 
 impl Default for PoolOptions {
@@ -89,6 +93,7 @@ impl Default for PoolOptions {
             max_size: 10,
             connection_timeout: Duration::from_secs(10),
             statement_timeout: Some(Duration::from_secs(10)),
+            batch: BatchOptions::default(),
         }
     }
 }
@@ -145,6 +150,8 @@ pub struct Database {
     pub(crate) waits: Arc<PoolWaits>,
     /// SQLite only: writers of this process queue here (see `with_connection!`).
     pub(crate) sqlite_writer: Option<Arc<std::sync::Mutex<()>>>,
+    /// Group commit of bank payments, when on.
+    pub(crate) group_commit: Option<Arc<GroupCommit>>,
 }
 
 /// How long requests have waited for a pooled connection, for metrics: a pool that is too
@@ -263,7 +270,18 @@ impl Database {
             pools: Arc::new(pools),
             waits: Arc::new(PoolWaits::default()),
             sqlite_writer,
+            group_commit: options
+                .batch
+                .enabled()
+                .then(|| Arc::new(GroupCommit::new(options.batch))),
         })
+    }
+
+    /// Reports every batch of bank payments written (size and wait), for metrics.
+    pub fn observe_batches(&self, observer: Arc<dyn BatchObserver>) {
+        if let Some(group_commit) = &self.group_commit {
+            group_commit.set_observer(observer);
+        }
     }
 
     /// `"postgres"` or `"sqlite"`.

@@ -28,13 +28,25 @@ pub const DATABASE_URL_VAR: &str = "PAYMENTS_TEST_DATABASE_URL";
 /// When set to `1`, a missing [`DATABASE_URL_VAR`] fails the test instead of skipping it.
 pub const REQUIRE_POSTGRES_VAR: &str = "PAYMENTS_TEST_REQUIRE_POSTGRES";
 
-/// Pool settings for tests: enough connections for the concurrency cases.
+/// Setting it runs the tests with this group-commit batch size (`0`: one transaction per
+/// webhook), so the suites can be run both ways; unset, the production default.
+pub const BATCH_MAX_ITEMS_VAR: &str = "PAYMENTS_BATCH_MAX_ITEMS";
+
+/// Pool settings for tests: enough connections for the concurrency cases, and the batching of
+/// [`BATCH_MAX_ITEMS_VAR`].
 pub fn test_pool_options() -> PoolOptions {
-    PoolOptions {
+    let mut options = PoolOptions {
         max_size: 16,
         connection_timeout: Duration::from_secs(30),
         ..PoolOptions::default()
+    };
+    if let Some(max_items) = std::env::var(BATCH_MAX_ITEMS_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
+        options.batch.max_items = max_items;
     }
+    options
 }
 
 /// A connected, migrated database that is deleted when this value is dropped. Dereferences to

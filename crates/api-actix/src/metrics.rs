@@ -12,8 +12,8 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use prometheus::{
-    Counter, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Counter, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::error::ApiError;
@@ -132,6 +132,8 @@ struct Inner {
     pool_checkouts: IntCounter,
     pool_wait_seconds: Counter,
     pool_checkout_failures: IntCounter,
+    batch_size: Histogram,
+    batch_wait: Histogram,
     /// The monotonic pool totals last exported, so each scrape adds only what is new
     /// (serialized, so that concurrent scrapes cannot add the same delta twice).
     pool_totals_seen: Mutex<PoolStats>,
@@ -200,6 +202,24 @@ impl Metrics {
         registry.register(Box::new(pool_checkouts.clone()))?;
         registry.register(Box::new(pool_wait_seconds.clone()))?;
         registry.register(Box::new(pool_checkout_failures.clone()))?;
+        let batch_size = Histogram::with_opts(
+            HistogramOpts::new(
+                "webhook_batch_size",
+                "Bank webhooks written per database transaction (group commit).",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+        )?;
+        let batch_wait = Histogram::with_opts(
+            HistogramOpts::new(
+                "webhook_batch_wait_seconds",
+                "Time the oldest webhook of a batch waited before its transaction began.",
+            )
+            .buckets(vec![
+                0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+            ]),
+        )?;
+        registry.register(Box::new(batch_size.clone()))?;
+        registry.register(Box::new(batch_wait.clone()))?;
         // Every outcome is exposed from the start, so a rate over it never begins with a gap.
         for outcome in WebhookOutcome::ALL {
             webhook_outcomes.with_label_values(&[outcome.label()]);
@@ -217,6 +237,8 @@ impl Metrics {
             pool_checkouts,
             pool_wait_seconds,
             pool_checkout_failures,
+            batch_size,
+            batch_wait,
             pool_totals_seen: Mutex::new(PoolStats::default()),
         })))
     }
@@ -227,6 +249,12 @@ impl Metrics {
             .webhook_outcomes
             .with_label_values(&[outcome.label()])
             .inc();
+    }
+
+    /// Records one batch of bank webhooks written in one transaction.
+    pub fn observe_batch(&self, items: usize, waited_seconds: f64) {
+        self.0.batch_size.observe(items as f64);
+        self.0.batch_wait.observe(waited_seconds);
     }
 
     /// Counts one credit of `minor_units`.

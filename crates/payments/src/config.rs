@@ -65,6 +65,26 @@ pub struct DatabaseArgs {
         global = true
     )]
     pub db_statement_timeout_secs: u64,
+
+    /// Most bank webhooks written in one database transaction (group commit); 0 turns
+    /// batching off (one transaction per webhook).
+    #[arg(
+        long,
+        env = "PAYMENTS_BATCH_MAX_ITEMS",
+        default_value_t = 64,
+        global = true
+    )]
+    pub batch_max_items: usize,
+
+    /// Longest the first webhook of a batch waits for others, in milliseconds, and only while
+    /// other webhooks are being written; 0 never waits.
+    #[arg(
+        long,
+        env = "PAYMENTS_BATCH_MAX_WAIT_MS",
+        default_value_t = 2,
+        global = true
+    )]
+    pub batch_max_wait_ms: u64,
 }
 
 impl DatabaseArgs {
@@ -75,6 +95,10 @@ impl DatabaseArgs {
             connection_timeout: Duration::from_secs(self.db_connect_timeout_secs.max(1)),
             statement_timeout: (self.db_statement_timeout_secs > 0)
                 .then(|| Duration::from_secs(self.db_statement_timeout_secs)),
+            batch: payments_adapters_diesel::BatchOptions {
+                max_items: self.batch_max_items,
+                max_wait: Duration::from_millis(self.batch_max_wait_ms),
+            },
         }
     }
 }
@@ -272,6 +296,17 @@ pub fn describe(database: &DatabaseArgs, serve: &ServeArgs, log_format: LogForma
             "PAYMENTS_DB_STATEMENT_TIMEOUT_SECS",
             database.db_statement_timeout_secs.to_string(),
         ),
+        (
+            "PAYMENTS_BATCH_MAX_ITEMS",
+            match database.batch_max_items {
+                0 => "0 (batching off)".to_string(),
+                n => n.to_string(),
+            },
+        ),
+        (
+            "PAYMENTS_BATCH_MAX_WAIT_MS",
+            database.batch_max_wait_ms.to_string(),
+        ),
         ("PAYMENTS_LISTEN", serve.listen.to_string()),
         ("PAYMENTS_WEBHOOK_SECRETS", secrets),
         ("PAYMENTS_LEGACY_OPEN", serve.legacy_open.to_string()),
@@ -365,6 +400,33 @@ mod tests {
             masked_database_url("data/payments.sqlite3"),
             "data/payments.sqlite3"
         );
+    }
+
+    #[test]
+    fn batching_settings_reach_the_pool_and_the_config_output() {
+        let cli = Cli::try_parse_from([
+            "payments",
+            "--batch-max-items",
+            "0",
+            "--batch-max-wait-ms",
+            "5",
+            "config",
+        ])
+        .unwrap();
+        let options = cli.database.pool_options();
+        assert!(!options.batch.enabled());
+        assert_eq!(options.batch.max_wait, Duration::from_millis(5));
+        let Some(Command::Config(serve)) = cli.command else {
+            panic!("expected config")
+        };
+        let text = describe(&cli.database, &serve, cli.log_format);
+        assert!(
+            text.contains("PAYMENTS_BATCH_MAX_ITEMS=0 (batching off)"),
+            "{text}"
+        );
+        assert!(text.contains("PAYMENTS_BATCH_MAX_WAIT_MS=5"), "{text}");
+        let defaults = Cli::try_parse_from(["payments"]).unwrap();
+        assert_eq!(defaults.database.pool_options().batch.max_items, 64);
     }
 
     #[test]

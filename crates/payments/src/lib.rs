@@ -99,6 +99,9 @@ impl Application {
 
         let readiness = Arc::new(ops::DatabaseReadiness(database.clone()));
         let pool_stats = Arc::new(ops::DatabasePoolStats(database.clone()));
+        // One registry for all workers (the App is built once per worker thread).
+        let metrics = Metrics::new().context("building the metrics registry")?;
+        database.observe_batches(Arc::new(ops::BatchMetrics(metrics.clone())));
         let database = Arc::new(database);
         let state = ApiState {
             receive_bank_payment: ReceiveBankPayment::new(database.clone()),
@@ -108,8 +111,7 @@ impl Application {
             webhook_auth,
             readiness,
             pool_stats,
-            // One registry for all workers (the App is built once per worker thread).
-            metrics: Metrics::new().context("building the metrics registry")?,
+            metrics,
             rate_limit: RateLimit::per_minute(args.rate_limit_per_minute),
         };
         let console = ConsoleState {

@@ -1,8 +1,9 @@
 //! The operational hooks of the HTTP layer, backed by the database adapter.
 
 use async_trait::async_trait;
+use payments_adapters_diesel::BatchObserver;
 use payments_adapters_diesel::Database;
-use payments_api_actix::{PoolStats, PoolStatsSource, ReadinessCheck};
+use payments_api_actix::{Metrics, PoolStats, PoolStatsSource, ReadinessCheck};
 
 /// Ready when the database answers and every migration is applied. Reasons are short and
 /// never carry connection strings.
@@ -42,5 +43,14 @@ impl PoolStatsSource for DatabasePoolStats {
             wait_seconds: state.wait_seconds,
             checkout_failures: state.checkout_failures,
         }
+    }
+}
+
+/// Batch size and wait of the group commit, as Prometheus histograms.
+pub struct BatchMetrics(pub Metrics);
+
+impl BatchObserver for BatchMetrics {
+    fn batch_written(&self, items: usize, waited: std::time::Duration) {
+        self.0.observe_batch(items, waited.as_secs_f64());
     }
 }

@@ -167,6 +167,111 @@ async fn deliveries_through_separate_pools_credit_once(db: &TestDatabase) {
     assert_eq!(snapshot(db, INN).await, (rub("75.00"), 1, 1, 1));
 }
 
+/// 200 deliveries race through two pools on one database (as two instances would): 130
+/// operations, 60 redeliveries of them (30 %) and 10 reuses of their ids with other contents
+/// (5 %), over 10 INNs. Each operation is recorded once; every other delivery gets the first
+/// payment back, and the dedup rule gives it the right verdict; balances and logs add up.
+async fn two_hundred_deliveries_with_duplicates_and_conflicts_get_their_answers(db: &TestDatabase) {
+    use payments_domain::bank::Dedup;
+    use std::collections::HashMap;
+
+    let options = payments_adapters_diesel::test_support::test_pool_options();
+    let pools = [
+        payments_adapters_diesel::Database::connect(db.url(), options.clone()).unwrap(),
+        payments_adapters_diesel::Database::connect(db.url(), options).unwrap(),
+    ];
+    let inns: Vec<String> = (0..10)
+        .map(|i| format!("{:010}", 1_000_000_000 + i))
+        .collect();
+    let originals: Vec<BankPayment> = (0..130)
+        .map(|i| bank_payment(&format!("{}.{:02}", 1 + i % 7, i % 100), &inns[i % 10]))
+        .collect();
+    let mut deliveries = originals.clone();
+    deliveries.extend((0..60).map(|i| originals[(i * 7) % 130].clone()));
+    deliveries.extend((0..10).map(|i| {
+        let mut reuse = originals[(i * 13) % 130].clone();
+        reuse.amount = rub("999.99");
+        reuse
+    }));
+    // A fixed shuffle, so a failure repeats.
+    let mut order: Vec<usize> = (0..deliveries.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, (i * 7919 + 13) % (i + 1));
+    }
+    let tasks: Vec<_> = order
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let database = pools[n % 2].clone();
+            let payment = deliveries[i].clone();
+            tokio::spawn(async move {
+                let outcome = database.record_bank_payment(&payment, now()).await;
+                (payment, outcome)
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        let (payment, outcome) = task.await.unwrap();
+        answers.push((payment, outcome.unwrap()));
+    }
+
+    // The winner of each operation: the one delivery answered Recorded.
+    let mut winners: HashMap<OperationId, (PaymentId, BankPayment)> = HashMap::new();
+    for (payment, outcome) in &answers {
+        if let RecordOutcome::Recorded { payment_id, .. } = outcome {
+            let earlier = winners.insert(payment.operation_id, (*payment_id, payment.clone()));
+            assert!(earlier.is_none(), "{} recorded twice", payment.operation_id);
+        }
+    }
+    assert_eq!(winners.len(), 130, "every operation recorded once");
+    let (mut duplicates, mut conflicts) = (0, 0);
+    for (payment, outcome) in &answers {
+        let (winner_id, winner) = &winners[&payment.operation_id];
+        match outcome {
+            RecordOutcome::Recorded { payment_id, .. } => assert_eq!(payment_id, winner_id),
+            RecordOutcome::AlreadyRecorded {
+                payment_id,
+                existing,
+            } => {
+                assert_eq!(payment_id, winner_id);
+                assert_eq!(existing, winner);
+                match payment.compare(existing) {
+                    Dedup::Duplicate => {
+                        assert_eq!(payment, winner);
+                        duplicates += 1;
+                    }
+                    Dedup::Conflict => {
+                        assert_ne!(payment, winner);
+                        conflicts += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Whichever of an original and its reuse came first, the other one conflicts.
+    assert_eq!(duplicates + conflicts, 70);
+    assert!(conflicts >= 10, "{conflicts} conflicts");
+
+    let mut expected: HashMap<&str, i64> = HashMap::new();
+    for (_, winner) in winners.values() {
+        *expected.entry(winner.payer_inn.as_str()).or_default() += winner.amount.to_minor_units();
+    }
+    for payer in &inns {
+        let organization = db.find_by_inn(&inn(payer)).await.unwrap().unwrap();
+        assert_eq!(
+            organization.balance.to_minor_units(),
+            expected[payer.as_str()],
+            "{payer}"
+        );
+        let log = db.balance_log(organization.id).await.unwrap();
+        verify_log_chain(organization.balance, &log).unwrap();
+    }
+    assert_eq!(db.count_rows("organizations"), 10);
+    assert_eq!(db.count_rows("payments"), 130);
+    assert_eq!(db.count_rows("balance_log"), 130);
+}
+
 async fn concurrent_reuse_of_one_operation_with_many_inns_creates_one_organization(
     db: &TestDatabase,
 ) {
@@ -300,6 +405,7 @@ contract_tests!(
     the_same_operation_id_with_another_inn_creates_no_organization,
     concurrent_deliveries_of_one_operation_credit_once,
     deliveries_through_separate_pools_credit_once,
+    two_hundred_deliveries_with_duplicates_and_conflicts_get_their_answers,
     concurrent_distinct_payments_to_one_inn_are_all_credited,
     a_hundred_dimes_make_exactly_ten,
     an_overflowing_credit_is_refused_and_writes_nothing,

@@ -1,0 +1,605 @@
+//! Group commit of bank payments: concurrent webhooks written in one transaction per batch.
+//!
+//! [`Database`](crate::Database)'s `record_bank_payment` hands each payment to a queue. A few
+//! flusher threads (one on SQLite, whose writers are serial anyway) take what has gathered, up
+//! to [`BatchOptions::max_items`], and write it in ONE transaction:
+//! 1. the organizations of the batch's INNs on first sight, one multi-row
+//!    `INSERT … ON CONFLICT (inn) DO NOTHING`, in INN order;
+//! 2. their balance rows locked in one statement, in organization-id order (PostgreSQL
+//!    `FOR NO KEY UPDATE`; SQLite's `BEGIN IMMEDIATE` already excludes every writer), so two
+//!    batches, or two instances, queue instead of deadlocking;
+//! 3. the payments already stored under the batch's operation ids;
+//! 4. the plan, from the domain ([`payments_domain::bank_batch::plan_batch`]): per item
+//!    credited, duplicate, conflict or refused, the new balances and the log rows;
+//! 5. exactly the plan: organizations created in step 1 that the plan does not credit are
+//!    removed again (a duplicate or conflict creates nothing), the payments in one multi-row
+//!    `INSERT … ON CONFLICT (operation_id) DO NOTHING RETURNING`, one balance update per
+//!    organization, the log rows in arrival order.
+//!
+//! If another writer took one of the operation ids between steps 3 and 5 (it committed
+//! meanwhile), the insert returns fewer rows; the batch is rolled back and planned again, and
+//! then sees that payment. The unique key decides, never the read. Transient conflicts are
+//! retried the same way. A statement error (a constraint surprise) rolls the batch back and
+//! each item is then written on its own, so one bad item never fails the others. An error whose
+//! outcome is unknown (connection lost, commit failed) answers a storage error (HTTP 503) to
+//! every item: retrying a webhook is always safe. Each caller is answered only after its batch
+//! committed. A caller that gave up (request timeout) before its batch started is dropped from
+//! the batch and never written.
+//!
+//! Bounded in time: the batch waits at most [`BatchOptions::max_wait`] for company, and every
+//! statement of its transaction is bounded by the pool's PostgreSQL `statement_timeout`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::{PgConnection, SqliteConnection};
+use payments_domain::bank_batch::{
+    inns_to_lock, plan_batch, BatchPlan, LockedBalance, RecordedBankPayment,
+};
+use payments_domain::ports::{RecordError, RecordOutcome};
+use payments_domain::{BankPayment, Organization, StorageError};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::database::{checkout, PoolWaits, Pools};
+use crate::schema::{balance_log, organizations, payments};
+use crate::sql_types::{SqlTimestamp, SqlUuid};
+use crate::store::{
+    is_transient, storage, LedgerConnection, NewLogEntry, NewOrganization, NewPayment,
+    OrganizationRow, StoredBankPayment,
+};
+
+/// Attempts of one batch before its items are written one by one.
+const MAX_BATCH_ATTEMPTS: u32 = 4;
+
+/// How bank payments are gathered into transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// Most payments per transaction; `0` turns batching off (one transaction per webhook).
+    pub max_items: usize,
+    /// Longest the first payment of a batch waits for others while more requests are in
+    /// flight; `0` never waits (a batch is then what gathered while the previous one wrote).
+    pub max_wait: Duration,
+}
+
+impl BatchOptions {
+    /// One transaction per webhook, as without group commit.
+    pub const OFF: Self = Self {
+        max_items: 0,
+        max_wait: Duration::ZERO,
+    };
+
+    /// True when payments are batched.
+    pub fn enabled(&self) -> bool {
+        self.max_items > 0
+    }
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        Self {
+            max_items: 64,
+            max_wait: Duration::from_millis(2),
+        }
+    }
+}
+
+/// Told about every batch written, for metrics.
+pub trait BatchObserver: Send + Sync {
+    /// A batch of `items` payments was written; its oldest item waited `waited` in the queue.
+    fn batch_written(&self, items: usize, waited: Duration);
+}
+
+type Reply = oneshot::Sender<Result<RecordOutcome, RecordError>>;
+
+struct Job {
+    payment: BankPayment,
+    now: DateTime<Utc>,
+    arrived: Instant,
+    reply: Reply,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Job>,
+    /// Payments handed in and not yet answered (queued or being written).
+    outstanding: usize,
+    shutdown: bool,
+    started: bool,
+}
+
+/// The queue and the flusher threads of one [`crate::Database`]; shared by its clones.
+pub(crate) struct GroupCommit {
+    options: BatchOptions,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+    observer: OnceLock<Arc<dyn BatchObserver>>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // A poisoned lock means a flusher panicked; the queue itself is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What a flusher needs to reach the database.
+#[derive(Clone)]
+pub(crate) struct Backend {
+    pub(crate) pools: Arc<Pools>,
+    pub(crate) waits: Arc<PoolWaits>,
+    pub(crate) sqlite_writer: Option<Arc<Mutex<()>>>,
+}
+
+impl GroupCommit {
+    pub(crate) fn new(options: BatchOptions) -> Self {
+        Self {
+            options,
+            shared: Arc::new(Shared {
+                state: Mutex::new(QueueState::default()),
+                ready: Condvar::new(),
+                observer: OnceLock::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn set_observer(&self, observer: Arc<dyn BatchObserver>) {
+        let _ = self.shared.observer.set(observer);
+    }
+
+    /// Queues `payment` and waits for its batch to commit.
+    pub(crate) async fn record(
+        &self,
+        backend: &Backend,
+        payment: &BankPayment,
+        now: DateTime<Utc>,
+    ) -> Result<RecordOutcome, RecordError> {
+        let (reply, answer) = oneshot::channel();
+        {
+            let mut state = self.shared.lock();
+            if !state.started {
+                state.started = true;
+                self.start_flushers(backend)?;
+            }
+            state.jobs.push_back(Job {
+                payment: payment.clone(),
+                now,
+                arrived: Instant::now(),
+                reply,
+            });
+            state.outstanding += 1;
+        }
+        self.shared.ready.notify_one();
+        answer.await.unwrap_or_else(|_| {
+            Err(RecordError::Storage(StorageError(
+                "the batch writer stopped before answering".into(),
+            )))
+        })
+    }
+
+    fn start_flushers(&self, backend: &Backend) -> Result<(), RecordError> {
+        // SQLite admits one writer; on PostgreSQL a few batches in flight keep the server busy
+        // while the next batch gathers.
+        let flushers = match *backend.pools {
+            Pools::Sqlite(_) => 1,
+            Pools::Postgres(_) => 3,
+        };
+        for n in 0..flushers {
+            let (shared, backend, options) = (self.shared.clone(), backend.clone(), self.options);
+            std::thread::Builder::new()
+                .name(format!("batch-writer-{n}"))
+                .spawn(move || flusher(&shared, &backend, options))
+                .map_err(|e| StorageError(format!("cannot start the batch writer: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.shared.lock().shutdown = true;
+        self.shared.ready.notify_all();
+    }
+}
+
+/// One flusher: takes batches off the queue and writes them, until shutdown.
+fn flusher(shared: &Shared, backend: &Backend, options: BatchOptions) {
+    loop {
+        let Some((jobs, waited)) = next_batch(shared, options) else {
+            return;
+        };
+        let count = jobs.len();
+        write_and_answer(backend, jobs);
+        shared.lock().outstanding -= count;
+        if let Some(observer) = shared.observer.get() {
+            observer.batch_written(count, waited);
+        }
+    }
+}
+
+/// Waits for payments and gathers a batch: up to `max_items`, waiting at most `max_wait`
+/// after the oldest one, and only while other payments are being written (their senders are
+/// about to send more). `None` on shutdown.
+fn next_batch(shared: &Shared, options: BatchOptions) -> Option<(Vec<Job>, Duration)> {
+    let mut state = shared.lock();
+    loop {
+        while state.jobs.is_empty() {
+            if state.shutdown {
+                return None;
+            }
+            state = shared.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        let oldest = state.jobs.front().map_or_else(Instant::now, |j| j.arrived);
+        let deadline = oldest + options.max_wait;
+        while state.jobs.len() < options.max_items
+            && state.outstanding > state.jobs.len()
+            && !state.shutdown
+        {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state = shared
+                .ready
+                .wait_timeout(state, deadline - now)
+                .map(|(s, _)| s)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        let take = state.jobs.len().min(options.max_items.max(1));
+        let jobs: Vec<Job> = state.jobs.drain(..take).collect();
+        let waited = oldest.elapsed();
+        // A caller that gave up while queued is never written (it was answered already).
+        let (live, gone): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| !j.reply.is_closed());
+        state.outstanding -= gone.len();
+        if !live.is_empty() {
+            return Some((live, waited));
+        }
+    }
+}
+
+/// Writes one batch and answers each of its callers.
+fn write_and_answer(backend: &Backend, jobs: Vec<Job>) {
+    let payments: Vec<BankPayment> = jobs.iter().map(|j| j.payment.clone()).collect();
+    // One instant for the batch: the latest of its callers' clocks, at the stored precision.
+    let now = jobs
+        .iter()
+        .map(|j| j.now)
+        .max()
+        .unwrap_or_else(Utc::now)
+        .trunc_subsecs(6);
+    let answers = match with_writer(backend, |conn| match conn {
+        Conn::Postgres(conn) => write_batch(conn, &payments, now),
+        Conn::Sqlite(conn) => write_batch(conn, &payments, now),
+    }) {
+        Ok(answers) => answers,
+        Err(error) => vec![Err(RecordError::Storage(error)); payments.len()],
+    };
+    for (job, answer) in jobs.into_iter().zip(answers) {
+        // A caller that went away meanwhile has its answer dropped.
+        let _ = job.reply.send(answer);
+    }
+}
+
+enum Conn<'a> {
+    Postgres(&'a mut PgConnection),
+    Sqlite(&'a mut SqliteConnection),
+}
+
+/// Checks out a connection (on SQLite after queueing on the process's writer lock, like every
+/// other writer) and runs `body` with it.
+fn with_writer<T>(backend: &Backend, body: impl FnOnce(Conn<'_>) -> T) -> Result<T, StorageError> {
+    let _queued = backend
+        .sqlite_writer
+        .as_ref()
+        .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
+    match &*backend.pools {
+        Pools::Postgres(pool) => {
+            let mut conn = backend.waits.time(|| checkout(pool))?;
+            Ok(body(Conn::Postgres(&mut conn)))
+        }
+        Pools::Sqlite(pool) => {
+            let mut conn = backend.waits.time(|| checkout(pool))?;
+            Ok(body(Conn::Sqlite(&mut conn)))
+        }
+    }
+}
+
+/// Writes `payments` in one transaction, planned again when a concurrent writer got in the
+/// way; falls back to one transaction per payment when a statement fails.
+fn write_batch<C: BatchConnection>(
+    conn: &mut C,
+    payments: &[BankPayment],
+    now: DateTime<Utc>,
+) -> Vec<Result<RecordOutcome, RecordError>> {
+    let mut attempt = 1;
+    loop {
+        match conn.write_batch_once(payments, now) {
+            Ok(answers) => return answers,
+            Err(BatchAbort::Retry(reason)) if attempt < MAX_BATCH_ATTEMPTS => {
+                tracing::debug!(attempt, %reason, "bank payment batch planned again");
+                std::thread::sleep(Duration::from_millis(u64::from(attempt)));
+                attempt += 1;
+            }
+            Err(BatchAbort::Retry(reason)) | Err(BatchAbort::Statement(reason)) => {
+                // Nothing of the batch was written: each payment gets its own transaction, so
+                // a bad one fails alone.
+                tracing::warn!(%reason, items = payments.len(), "bank payment batch failed; writing its items one by one");
+                return payments
+                    .iter()
+                    .map(|p| conn.record_bank_payment(p, now))
+                    .collect();
+            }
+            Err(BatchAbort::Unknown(error)) => {
+                return vec![Err(RecordError::Storage(error)); payments.len()]
+            }
+        }
+    }
+}
+
+/// Why one attempt at a batch stopped. Every variant rolled the transaction back, except that
+/// `Unknown` may also mean the commit's fate is unknown.
+#[derive(Debug)]
+enum BatchAbort {
+    /// A concurrent writer or a transient conflict: plan again.
+    Retry(String),
+    /// A statement was refused; nothing was written.
+    Statement(String),
+    /// Storage is failing, or the outcome is unknown: answer 503 to everyone (a retry of a
+    /// webhook is safe).
+    Unknown(StorageError),
+}
+
+impl From<DieselError> for BatchAbort {
+    fn from(error: DieselError) -> Self {
+        if is_transient(&error) {
+            return Self::Retry(error.to_string());
+        }
+        match &error {
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                Self::Unknown(storage(error))
+            }
+            // A statement timeout would only repeat for each item; answer 503 at once.
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("canceling statement") =>
+            {
+                Self::Unknown(storage(error))
+            }
+            DieselError::DatabaseError(_, _) => Self::Statement(error.to_string()),
+            _ => Self::Unknown(storage(error)),
+        }
+    }
+}
+
+/// Multi-row inserts. PostgreSQL takes each in one statement. SQLite gets one statement per
+/// row: diesel writes SQLite batches with optional columns or `ON CONFLICT` row by row anyway,
+/// and in-process statements cost little next to the commit, which stays one per batch.
+trait BatchInserts {
+    /// Inserts the organizations whose INN is not taken yet, in the order given.
+    fn insert_organizations(&mut self, rows: Vec<NewOrganization<'_>>) -> QueryResult<()>;
+    /// Inserts the payments whose operation_id is not taken yet; returns how many it inserted.
+    fn insert_payments(&mut self, rows: Vec<NewPayment<'_>>) -> QueryResult<usize>;
+}
+
+impl BatchInserts for PgConnection {
+    fn insert_organizations(&mut self, rows: Vec<NewOrganization<'_>>) -> QueryResult<()> {
+        diesel::insert_into(organizations::table)
+            .values(rows)
+            .on_conflict(organizations::inn)
+            .do_nothing()
+            .execute(self)
+            .map(drop)
+    }
+
+    fn insert_payments(&mut self, rows: Vec<NewPayment<'_>>) -> QueryResult<usize> {
+        diesel::insert_into(payments::table)
+            .values(rows)
+            .on_conflict(payments::operation_id)
+            .do_nothing()
+            .execute(self)
+    }
+}
+
+impl BatchInserts for SqliteConnection {
+    fn insert_organizations(&mut self, rows: Vec<NewOrganization<'_>>) -> QueryResult<()> {
+        for row in rows {
+            diesel::insert_into(organizations::table)
+                .values(row)
+                .on_conflict(organizations::inn)
+                .do_nothing()
+                .execute(self)?;
+        }
+        Ok(())
+    }
+
+    fn insert_payments(&mut self, rows: Vec<NewPayment<'_>>) -> QueryResult<usize> {
+        let mut inserted = 0;
+        for row in rows {
+            inserted += diesel::insert_into(payments::table)
+                .values(row)
+                .on_conflict(payments::operation_id)
+                .do_nothing()
+                .execute(self)?;
+        }
+        Ok(inserted)
+    }
+}
+
+/// The batch statements of one backend.
+trait BatchConnection: LedgerConnection + BatchInserts {
+    fn write_batch_once(
+        &mut self,
+        payments: &[BankPayment],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<RecordOutcome, RecordError>>, BatchAbort>;
+}
+
+/// What the plan changes, as rows.
+fn log_rows(plan: &BatchPlan, stamp: SqlTimestamp) -> Vec<NewLogEntry> {
+    plan.log
+        .iter()
+        .map(|entry| NewLogEntry {
+            id: SqlUuid(Uuid::new_v4()),
+            organization_id: SqlUuid(entry.organization_id.0),
+            payment_id: SqlUuid(entry.payment_id.0),
+            previous_balance_minor: entry.change.previous.to_minor_units(),
+            new_balance_minor: entry.change.new.to_minor_units(),
+            delta_minor: entry.change.delta_minor_units(),
+            created_at: stamp,
+        })
+        .collect()
+}
+
+/// A stored row that does not convert (or a plan the rows cannot satisfy): it concerns some
+/// items only, so the batch is written one by one and only those fail.
+fn bad_row(what: impl std::fmt::Debug) -> BatchAbort {
+    BatchAbort::Statement(format!("{what:?}"))
+}
+
+macro_rules! impl_batch_connection {
+    ($conn:ty, transaction: |$tconn:ident, $tbody:ident| $transaction:expr, lock_rows: |$query:ident| $lock:expr $(,)?) => {
+        impl BatchConnection for $conn {
+            fn write_batch_once(
+                &mut self,
+                payments: &[BankPayment],
+                now: DateTime<Utc>,
+            ) -> Result<Vec<Result<RecordOutcome, RecordError>>, BatchAbort> {
+                let stamp = SqlTimestamp(now);
+                let body = |conn: &mut $conn| -> Result<_, BatchAbort> {
+                    // 1. Organizations on first sight, in INN order.
+                    let inns = inns_to_lock(payments);
+                    let fresh: Vec<Organization> = inns
+                        .iter()
+                        .map(|inn| Organization::first_seen_in_bank_payment(inn.clone(), now))
+                        .collect();
+                    conn.insert_organizations(fresh.iter().map(NewOrganization::of).collect())?;
+
+                    // 2. Their balance rows, locked in id order.
+                    let inn_texts: Vec<&str> = inns.iter().map(|i| i.as_str()).collect();
+                    let $query = organizations::table
+                        .filter(organizations::inn.eq_any(&inn_texts))
+                        .order(organizations::id)
+                        .select(OrganizationRow::as_select());
+                    let rows: Vec<OrganizationRow> = $lock.load(conn)?;
+                    let mut locked = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        let organization = row.into_domain().map_err(bad_row)?;
+                        locked.push(LockedBalance {
+                            organization_id: organization.id,
+                            inn: organization.inn,
+                            balance: organization.balance,
+                        });
+                    }
+
+                    // 3. What is stored under the batch's operation ids.
+                    let ids: Vec<SqlUuid> =
+                        payments.iter().map(|p| SqlUuid(p.operation_id.0)).collect();
+                    let stored: Vec<(Option<SqlUuid>, StoredBankPayment)> = payments::table
+                        .inner_join(organizations::table)
+                        .filter(payments::operation_id.eq_any(&ids))
+                        .select((
+                            payments::operation_id,
+                            (
+                                payments::id,
+                                payments::amount_minor,
+                                payments::currency,
+                                organizations::inn,
+                                payments::document_number,
+                                payments::document_date,
+                            ),
+                        ))
+                        .load(conn)?;
+                    let mut recorded = Vec::with_capacity(stored.len());
+                    for (operation_id, row) in stored {
+                        let operation_id = payments_domain::OperationId(
+                            operation_id
+                                .ok_or_else(|| bad_row("bank payment without operation_id"))?
+                                .0,
+                        );
+                        match row.into_outcome(operation_id).map_err(bad_row)? {
+                            RecordOutcome::AlreadyRecorded {
+                                payment_id,
+                                existing,
+                            } => recorded.push(RecordedBankPayment {
+                                payment_id,
+                                payment: existing,
+                            }),
+                            other => return Err(bad_row(format!("unexpected {other:?}"))),
+                        }
+                    }
+
+                    // 4. The domain's plan.
+                    let plan = plan_batch(payments, &recorded, &locked, now).map_err(bad_row)?;
+
+                    // 5. Exactly the plan.
+                    // An organization is ours when it carries the id we generated for it.
+                    let unused: Vec<SqlUuid> = fresh
+                        .iter()
+                        .filter(|o| locked.iter().any(|l| l.organization_id == o.id))
+                        .filter(|o| !plan.credits(o.id))
+                        .map(|o| SqlUuid(o.id.0))
+                        .collect();
+                    if !unused.is_empty() {
+                        diesel::delete(
+                            organizations::table.filter(organizations::id.eq_any(&unused)),
+                        )
+                        .execute(conn)?;
+                    }
+                    let mut new_payments: Vec<_> = plan.new_payments().collect();
+                    if !new_payments.is_empty() {
+                        // In operation-id order, so concurrent batches wait on each other's
+                        // keys in one order.
+                        new_payments.sort_by_key(|p| p.bank.as_ref().map(|b| b.operation_id));
+                        let inserted = conn.insert_payments(
+                            new_payments.iter().map(|p| NewPayment::of(p)).collect(),
+                        )?;
+                        if inserted != new_payments.len() {
+                            return Err(BatchAbort::Retry(
+                                "a concurrent writer recorded one of the operation ids".into(),
+                            ));
+                        }
+                    }
+                    for update in &plan.balances {
+                        diesel::update(
+                            organizations::table.find(SqlUuid(update.organization_id.0)),
+                        )
+                        .set((
+                            organizations::balance_minor.eq(update.new.to_minor_units()),
+                            organizations::updated_at.eq(stamp),
+                        ))
+                        .execute(conn)?;
+                    }
+                    let log = log_rows(&plan, stamp);
+                    if !log.is_empty() {
+                        diesel::insert_into(balance_log::table)
+                            .values(log)
+                            .execute(conn)?;
+                    }
+                    Ok(plan.items.iter().map(|item| item.outcome()).collect())
+                };
+                let ($tconn, $tbody) = (self, body);
+                $transaction
+            }
+        }
+    };
+}
+
+impl_batch_connection!(
+    PgConnection,
+    transaction: |conn, body| conn.transaction(body),
+    lock_rows: |query| query.for_no_key_update(),
+);
+
+impl_batch_connection!(
+    SqliteConnection,
+    transaction: |conn, body| conn.immediate_transaction(body),
+    lock_rows: |query| query,
+);
