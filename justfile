@@ -28,6 +28,7 @@ ci:
 migrate:
     cargo run -- migrate
 
-# Webhook throughput and latency over HTTP on SQLite and PostgreSQL (release build).
-bench:
-    PAYMENTS_TEST_DATABASE_URL={{pg_url}} cargo bench -p payments --bench webhooks
+# The benchmark: release server over HTTP (wrk) against raw SQL (pgbench), ledger verified.
+# `just bench --quick` for a short smoke run. See docs/performance.md.
+bench *args:
+    bash bench/run.sh {{args}}

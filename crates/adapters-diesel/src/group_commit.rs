@@ -387,6 +387,9 @@ trait BatchInserts {
     fn insert_organizations(&mut self, rows: Vec<NewOrganization<'_>>) -> QueryResult<()>;
     /// Inserts the payments whose operation_id is not taken yet; returns how many it inserted.
     fn insert_payments(&mut self, rows: Vec<NewPayment<'_>>) -> QueryResult<usize>;
+    /// Stores the new balances (organization id, balance in minor units).
+    fn update_balances(&mut self, balances: &[(Uuid, i64)], stamp: SqlTimestamp)
+        -> QueryResult<()>;
 }
 
 impl BatchInserts for PgConnection {
@@ -405,6 +408,25 @@ impl BatchInserts for PgConnection {
             .on_conflict(payments::operation_id)
             .do_nothing()
             .execute(self)
+    }
+
+    fn update_balances(
+        &mut self,
+        balances: &[(Uuid, i64)],
+        stamp: SqlTimestamp,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid as SqlUuidType};
+        // One statement for all the batch's organizations (each row still updated once).
+        let (ids, values): (Vec<Uuid>, Vec<i64>) = balances.iter().copied().unzip();
+        diesel::sql_query(
+            "UPDATE organizations AS o SET balance_minor = v.balance, updated_at = $3 \
+             FROM unnest($1::uuid[], $2::bigint[]) AS v(id, balance) WHERE o.id = v.id",
+        )
+        .bind::<Array<SqlUuidType>, _>(ids)
+        .bind::<Array<BigInt>, _>(values)
+        .bind::<Timestamptz, _>(stamp.0)
+        .execute(self)
+        .map(drop)
     }
 }
 
@@ -430,6 +452,22 @@ impl BatchInserts for SqliteConnection {
                 .execute(self)?;
         }
         Ok(inserted)
+    }
+
+    fn update_balances(
+        &mut self,
+        balances: &[(Uuid, i64)],
+        stamp: SqlTimestamp,
+    ) -> QueryResult<()> {
+        for &(id, balance) in balances {
+            diesel::update(organizations::table.find(SqlUuid(id)))
+                .set((
+                    organizations::balance_minor.eq(balance),
+                    organizations::updated_at.eq(stamp),
+                ))
+                .execute(self)?;
+        }
+        Ok(())
     }
 }
 
@@ -567,15 +605,13 @@ macro_rules! impl_batch_connection {
                             ));
                         }
                     }
-                    for update in &plan.balances {
-                        diesel::update(
-                            organizations::table.find(SqlUuid(update.organization_id.0)),
-                        )
-                        .set((
-                            organizations::balance_minor.eq(update.new.to_minor_units()),
-                            organizations::updated_at.eq(stamp),
-                        ))
-                        .execute(conn)?;
+                    let balances: Vec<(Uuid, i64)> = plan
+                        .balances
+                        .iter()
+                        .map(|b| (b.organization_id.0, b.new.to_minor_units()))
+                        .collect();
+                    if !balances.is_empty() {
+                        conn.update_balances(&balances, stamp)?;
                     }
                     let log = log_rows(&plan, stamp);
                     if !log.is_empty() {
