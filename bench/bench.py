@@ -65,22 +65,31 @@ class Cluster:
 
     def __init__(self, profile):
         self.dir = tempfile.mkdtemp(prefix="payments-bench-pg-")
+        # PostgreSQL refuses to run as root: run it as the postgres user then.
+        self.as_user = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
         self.port = free_port()
-        run([f"{PG_BIN}/initdb", "-D", self.dir, "-U", "postgres", "-A", "trust"])
+        run(self.as_user + [f"{PG_BIN}/initdb", "-D", self.dir, "-U", "postgres", "-A", "trust"])
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
         if profile:
             options += " -c shared_preload_libraries=pg_stat_statements"
-        run([f"{PG_BIN}/pg_ctl", "-D", self.dir, "-o", options, "-l",
-             os.path.join(self.dir, "log"), "-w", "start"])
+        run(self.as_user + [f"{PG_BIN}/pg_ctl", "-D", self.dir, "-o", options, "-l",
+                            os.path.join(self.dir, "log"), "-w", "start"])
         self.url = f"postgres://postgres@127.0.0.1:{self.port}"
 
     def stop(self):
-        run([f"{PG_BIN}/pg_ctl", "-D", self.dir, "-m", "fast", "stop"], check=False)
+        run(self.as_user + [f"{PG_BIN}/pg_ctl", "-D", self.dir, "-m", "fast", "stop"],
+            check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def postmaster_pid(url):
-    out = run(["psql", url, "-Atc", "select pg_backend_pid()"], check=False).stdout.strip()
+    # The checkpointer lives as long as the server; its parent is the postmaster.
+    out = run(["psql", url, "-Atc",
+               "select pid from pg_stat_activity where backend_type = 'checkpointer'"],
+              check=False).stdout.strip()
     if not out:
         return None
     with open(f"/proc/{out}/stat") as f:
@@ -285,7 +294,7 @@ def main():
                         failures.append(f"{scenario} c={conns}: {figures['errors']} errors")
                     if args.profile:
                         top = run(["psql", pg_url, "-Atc",
-                                   "SELECT calls, round(total_exec_time::numeric, 1), "
+                                   "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), rows, "
                                    "left(regexp_replace(query, '\\s+', ' ', 'g'), 160) "
                                    "FROM pg_stat_statements ORDER BY total_exec_time DESC "
                                    "LIMIT 12"]).stdout

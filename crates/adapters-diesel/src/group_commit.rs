@@ -29,7 +29,7 @@
 //! Bounded in time: the batch waits at most [`BatchOptions::max_wait`] for company, and every
 //! statement of its transaction is bounded by the pool's PostgreSQL `statement_timeout`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ use payments_domain::bank_batch::{
     inns_to_lock, plan_batch, BatchPlan, LockedBalance, RecordedBankPayment,
 };
 use payments_domain::ports::{RecordError, RecordOutcome};
-use payments_domain::{BankPayment, Organization, StorageError};
+use payments_domain::{BankPayment, Inn, Organization, StorageError};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -108,6 +108,8 @@ struct QueueState {
     jobs: VecDeque<Job>,
     /// Payments handed in and not yet answered (queued or being written).
     outstanding: usize,
+    /// INNs of the batches being written by this process's flushers.
+    busy_inns: HashSet<Inn>,
     shutdown: bool,
     started: bool,
 }
@@ -190,6 +192,7 @@ impl GroupCommit {
         // while the next batch gathers.
         let flushers = match *backend.pools {
             Pools::Sqlite(_) => 1,
+            // Three measured as well as six on the 2-core machine (docs/performance.md).
             Pools::Postgres(_) => 3,
         };
         for n in 0..flushers {
@@ -217,32 +220,56 @@ fn flusher(shared: &Shared, backend: &Backend, options: BatchOptions) {
             return;
         };
         let count = jobs.len();
+        let inns: Vec<Inn> = jobs.iter().map(|j| j.payment.payer_inn.clone()).collect();
         write_and_answer(backend, jobs);
-        shared.lock().outstanding -= count;
+        {
+            let mut state = shared.lock();
+            state.outstanding -= count;
+            for inn in &inns {
+                state.busy_inns.remove(inn);
+            }
+        }
+        // Payments of those INNs may be waiting for this batch to end.
+        shared.ready.notify_all();
         if let Some(observer) = shared.observer.get() {
             observer.batch_written(count, waited);
         }
     }
 }
 
+/// Payments that may join a batch now: those whose INN no other flusher of this process is
+/// writing. Payments of one hot organization then gather into one big batch instead of
+/// several small ones queueing on its row lock; arrival order within an INN is kept.
+fn eligible(state: &QueueState) -> impl Iterator<Item = (usize, &Job)> {
+    state
+        .jobs
+        .iter()
+        .enumerate()
+        .filter(|(_, j)| !state.busy_inns.contains(&j.payment.payer_inn))
+}
+
 /// Waits for payments and gathers a batch: up to `max_items`, waiting at most `max_wait`
 /// after the oldest one, and only while other payments are being written (their senders are
 /// about to send more). `None` on shutdown.
 fn next_batch(shared: &Shared, options: BatchOptions) -> Option<(Vec<Job>, Duration)> {
+    let max_items = options.max_items.max(1);
     let mut state = shared.lock();
     loop {
-        while state.jobs.is_empty() {
-            if state.shutdown {
+        let oldest = loop {
+            if let Some((_, job)) = eligible(&state).next() {
+                break job.arrived;
+            }
+            if state.shutdown && state.jobs.is_empty() {
                 return None;
             }
             state = shared.ready.wait(state).unwrap_or_else(|p| p.into_inner());
-        }
-        let oldest = state.jobs.front().map_or_else(Instant::now, |j| j.arrived);
+        };
         let deadline = oldest + options.max_wait;
-        while state.jobs.len() < options.max_items
-            && state.outstanding > state.jobs.len()
-            && !state.shutdown
-        {
+        loop {
+            let ready = eligible(&state).count();
+            if ready >= max_items || state.outstanding <= ready || state.shutdown {
+                break;
+            }
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -253,14 +280,24 @@ fn next_batch(shared: &Shared, options: BatchOptions) -> Option<(Vec<Job>, Durat
                 .map(|(s, _)| s)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
-        let take = state.jobs.len().min(options.max_items.max(1));
-        let jobs: Vec<Job> = state.jobs.drain(..take).collect();
+        let picked: Vec<usize> = eligible(&state).take(max_items).map(|(i, _)| i).collect();
+        let mut jobs = Vec::with_capacity(picked.len());
+        // Highest index first, so the indexes still to remove stay valid.
+        for index in picked.into_iter().rev() {
+            if let Some(job) = state.jobs.remove(index) {
+                jobs.push(job);
+            }
+        }
+        jobs.reverse();
         let waited = oldest.elapsed();
         // A caller that gave up while queued is never written (it was answered already).
         let (live, gone): (Vec<Job>, Vec<Job>) =
             jobs.into_iter().partition(|j| !j.reply.is_closed());
         state.outstanding -= gone.len();
         if !live.is_empty() {
+            for job in &live {
+                state.busy_inns.insert(job.payment.payer_inn.clone());
+            }
             return Some((live, waited));
         }
     }
@@ -390,6 +427,41 @@ trait BatchInserts {
     /// Stores the new balances (organization id, balance in minor units).
     fn update_balances(&mut self, balances: &[(Uuid, i64)], stamp: SqlTimestamp)
         -> QueryResult<()>;
+    /// The payments stored under these operation ids.
+    fn stored_payments(&mut self, operation_ids: &[SqlUuid]) -> QueryResult<Vec<StoredRow>>;
+}
+
+/// A stored bank payment read by [`BatchInserts::stored_payments`].
+#[derive(QueryableByName)]
+struct StoredByName {
+    #[diesel(sql_type = diesel::sql_types::Nullable<crate::sql_types::DbUuid>)]
+    operation_id: Option<SqlUuid>,
+    #[diesel(sql_type = crate::sql_types::DbUuid)]
+    organization_id: SqlUuid,
+    #[diesel(sql_type = crate::sql_types::DbUuid)]
+    id: SqlUuid,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    amount_minor: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    currency: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    document_number: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<crate::sql_types::DbTimestamp>)]
+    document_date: Option<SqlTimestamp>,
+}
+
+impl StoredByName {
+    fn into_row(self) -> StoredRow {
+        (
+            self.operation_id,
+            self.organization_id,
+            self.id,
+            self.amount_minor,
+            self.currency,
+            self.document_number,
+            self.document_date,
+        )
+    }
 }
 
 impl BatchInserts for PgConnection {
@@ -427,6 +499,20 @@ impl BatchInserts for PgConnection {
         .bind::<Timestamptz, _>(stamp.0)
         .execute(self)
         .map(drop)
+    }
+
+    fn stored_payments(&mut self, operation_ids: &[SqlUuid]) -> QueryResult<Vec<StoredRow>> {
+        use diesel::sql_types::{Array, Uuid as SqlUuidType};
+        // Planned on each call (sql_query is never a cached prepared statement): a generic plan
+        // made while the table was small kept scanning the whole table (3 ms a batch).
+        let ids: Vec<Uuid> = operation_ids.iter().map(|id| id.0).collect();
+        let rows: Vec<StoredByName> = diesel::sql_query(
+            "SELECT operation_id, organization_id, id, amount_minor, currency, document_number, \
+             document_date FROM payments WHERE operation_id = ANY($1)",
+        )
+        .bind::<Array<SqlUuidType>, _>(ids)
+        .load(self)?;
+        Ok(rows.into_iter().map(StoredByName::into_row).collect())
     }
 }
 
@@ -469,6 +555,21 @@ impl BatchInserts for SqliteConnection {
         }
         Ok(())
     }
+
+    fn stored_payments(&mut self, operation_ids: &[SqlUuid]) -> QueryResult<Vec<StoredRow>> {
+        payments::table
+            .filter(payments::operation_id.eq_any(operation_ids))
+            .select((
+                payments::operation_id,
+                payments::organization_id,
+                payments::id,
+                payments::amount_minor,
+                payments::currency,
+                payments::document_number,
+                payments::document_date,
+            ))
+            .load(self)
+    }
 }
 
 /// The batch statements of one backend.
@@ -479,6 +580,18 @@ trait BatchConnection: LedgerConnection + BatchInserts {
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<RecordOutcome, RecordError>>, BatchAbort>;
 }
+
+/// A stored bank payment: operation_id, organization, id, amount, currency, document number
+/// and date.
+type StoredRow = (
+    Option<SqlUuid>,
+    SqlUuid,
+    SqlUuid,
+    i64,
+    String,
+    Option<String>,
+    Option<SqlTimestamp>,
+);
 
 /// What the plan changes, as rows.
 fn log_rows(plan: &BatchPlan, stamp: SqlTimestamp) -> Vec<NewLogEntry> {
@@ -537,31 +650,56 @@ macro_rules! impl_batch_connection {
                         });
                     }
 
-                    // 3. What is stored under the batch's operation ids.
+                    // 3. What is stored under the batch's operation ids. (Without a join: the
+                    //    planner would hash-join the whole organizations table. The INNs come
+                    //    from the locked rows, or, for a reuse under another INN, one look-up.)
                     let ids: Vec<SqlUuid> =
                         payments.iter().map(|p| SqlUuid(p.operation_id.0)).collect();
-                    let stored: Vec<(Option<SqlUuid>, StoredBankPayment)> = payments::table
-                        .inner_join(organizations::table)
-                        .filter(payments::operation_id.eq_any(&ids))
-                        .select((
-                            payments::operation_id,
-                            (
-                                payments::id,
-                                payments::amount_minor,
-                                payments::currency,
-                                organizations::inn,
-                                payments::document_number,
-                                payments::document_date,
-                            ),
-                        ))
-                        .load(conn)?;
+                    let stored = conn.stored_payments(&ids)?;
+                    let mut inns: HashMap<Uuid, String> = locked
+                        .iter()
+                        .map(|l| (l.organization_id.0, l.inn.as_str().to_string()))
+                        .collect();
+                    let unknown: Vec<SqlUuid> = stored
+                        .iter()
+                        .filter(|row| !inns.contains_key(&row.1 .0))
+                        .map(|row| row.1)
+                        .collect();
+                    if !unknown.is_empty() {
+                        let found: Vec<(SqlUuid, String)> = organizations::table
+                            .filter(organizations::id.eq_any(&unknown))
+                            .select((organizations::id, organizations::inn))
+                            .load(conn)?;
+                        inns.extend(found.into_iter().map(|(id, inn)| (id.0, inn)));
+                    }
                     let mut recorded = Vec::with_capacity(stored.len());
-                    for (operation_id, row) in stored {
+                    for (
+                        operation_id,
+                        organization_id,
+                        id,
+                        amount_minor,
+                        currency,
+                        document_number,
+                        document_date,
+                    ) in stored
+                    {
                         let operation_id = payments_domain::OperationId(
                             operation_id
                                 .ok_or_else(|| bad_row("bank payment without operation_id"))?
                                 .0,
                         );
+                        let inn = inns
+                            .get(&organization_id.0)
+                            .cloned()
+                            .ok_or_else(|| bad_row("payment of an unknown organization"))?;
+                        let row = StoredBankPayment {
+                            id,
+                            amount_minor,
+                            currency,
+                            inn,
+                            document_number,
+                            document_date,
+                        };
                         match row.into_outcome(operation_id).map_err(bad_row)? {
                             RecordOutcome::AlreadyRecorded {
                                 payment_id,
