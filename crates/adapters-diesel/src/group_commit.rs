@@ -37,21 +37,18 @@ use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{PgConnection, SqliteConnection};
-use payments_domain::bank_batch::{
-    inns_to_lock, plan_batch, BatchPlan, LockedBalance, RecordedBankPayment,
-};
+use payments_domain::bank_batch::{inns_to_lock, plan_batch, BatchPlan, LockedBalance};
 use payments_domain::ports::{RecordError, RecordOutcome};
 use payments_domain::{BankPayment, Inn, Organization, StorageError};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::database::{checkout, PoolWaits, Pools};
+use crate::bank::{record, BankQueries};
+use crate::pool::{checkout, PoolWaits, Pools};
+use crate::rows::{NewLogEntry, NewOrganization, NewPayment, OrganizationRow, StoredBankPayment};
 use crate::schema::{balance_log, organizations, payments};
 use crate::sql_types::{SqlTimestamp, SqlUuid};
-use crate::store::{
-    is_transient, storage, LedgerConnection, NewLogEntry, NewOrganization, NewPayment,
-    OrganizationRow, StoredBankPayment,
-};
+use crate::tx::{is_transient, storage};
 
 /// Attempts of one batch before its items are written one by one.
 const MAX_BATCH_ATTEMPTS: u32 = 4;
@@ -181,8 +178,8 @@ impl GroupCommit {
         }
         self.shared.ready.notify_one();
         answer.await.unwrap_or_else(|_| {
-            Err(RecordError::Storage(StorageError(
-                "the batch writer stopped before answering".into(),
+            Err(RecordError::Storage(StorageError::new(
+                "the batch writer stopped before answering",
             )))
         })
     }
@@ -200,7 +197,7 @@ impl GroupCommit {
             std::thread::Builder::new()
                 .name(format!("batch-writer-{n}"))
                 .spawn(move || flusher(&shared, &backend, options))
-                .map_err(|e| StorageError(format!("cannot start the batch writer: {e}")))?;
+                .map_err(|e| StorageError::with_source("cannot start the batch writer", e))?;
         }
         Ok(())
     }
@@ -370,10 +367,7 @@ fn write_batch<C: BatchConnection>(
                 // Nothing of the batch was written: each payment gets its own transaction, so
                 // a bad one fails alone.
                 tracing::warn!(%reason, items = payments.len(), "bank payment batch failed; writing its items one by one");
-                return payments
-                    .iter()
-                    .map(|p| conn.record_bank_payment(p, now))
-                    .collect();
+                return payments.iter().map(|p| record(conn, p, now)).collect();
             }
             Err(BatchAbort::Unknown(error)) => {
                 return vec![Err(RecordError::Storage(error)); payments.len()]
@@ -573,7 +567,7 @@ impl BatchInserts for SqliteConnection {
 }
 
 /// The batch statements of one backend.
-trait BatchConnection: LedgerConnection + BatchInserts {
+trait BatchConnection: BankQueries + BatchInserts {
     fn write_batch_once(
         &mut self,
         payments: &[BankPayment],
@@ -645,8 +639,8 @@ macro_rules! impl_batch_connection {
                         let organization = row.into_domain().map_err(bad_row)?;
                         locked.push(LockedBalance {
                             organization_id: organization.id,
+                            balance: organization.balance(),
                             inn: organization.inn,
-                            balance: organization.balance,
                         });
                     }
 
@@ -700,16 +694,7 @@ macro_rules! impl_batch_connection {
                             document_number,
                             document_date,
                         };
-                        match row.into_outcome(operation_id).map_err(bad_row)? {
-                            RecordOutcome::AlreadyRecorded {
-                                payment_id,
-                                existing,
-                            } => recorded.push(RecordedBankPayment {
-                                payment_id,
-                                payment: existing,
-                            }),
-                            other => return Err(bad_row(format!("unexpected {other:?}"))),
-                        }
+                        recorded.push(row.into_domain(operation_id).map_err(bad_row)?);
                     }
 
                     // 4. The domain's plan.

@@ -6,32 +6,27 @@
 //! - each item is credited, a duplicate or a conflict by the dedup rule
 //!   ([`BankPayment::compare`]), against the stored payment or against an earlier item of the
 //!   same batch (so a duplicate inside one batch is credited once);
-//! - each credit goes through [`ledger::credit`] on the organization's running balance, and a
+//! - each credit goes through [`crate::ledger::credit`] on the organization's running balance, and a
 //!   refusal affects only that item (the running balance stays where it was);
 //! - the log rows follow arrival order, each starting where the previous one of its
 //!   organization ended.
 //!
-//! The one-by-one path is a batch of one: `plan_batch(&[payment], …)` gives the single
-//! payment's answer, so there is one rule for both. The adapter executes a plan verbatim; it
-//! never decides.
+//! Each item is planned by the one-by-one rule, [`plan_bank_payment`], on the running balance
+//! and with what came before it: the batch is that rule folded over arrival order, and a batch
+//! of one is exactly the one-by-one path. The adapter executes a plan verbatim; it never
+//! decides.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::bank::{BankPayment, Dedup, OperationId};
-use crate::ledger::{self, BalanceChange, LedgerError};
+pub use crate::bank::RecordedBankPayment;
+use crate::bank::{plan_bank_payment, BankPayment, BankPaymentPlan, Dedup, OperationId};
+use crate::ledger::{BalanceChange, LedgerError};
 use crate::money::Money;
 use crate::organization::{Inn, OrganizationId};
 use crate::payment::{Payment, PaymentId};
 use crate::ports::{RecordError, RecordOutcome};
-
-/// A payment the database already holds under one of the batch's operation ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedBankPayment {
-    pub payment_id: PaymentId,
-    pub payment: BankPayment,
-}
 
 /// An organization whose balance row the adapter holds locked until the batch commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,9 +139,9 @@ pub fn plan_batch(
     now: DateTime<Utc>,
 ) -> Result<BatchPlan, UnlockedOrganization> {
     // The first payment of each operation id: stored before, or credited earlier in the batch.
-    let mut first: HashMap<OperationId, (PaymentId, BankPayment)> = recorded
+    let mut first: HashMap<OperationId, RecordedBankPayment> = recorded
         .iter()
-        .map(|r| (r.payment.operation_id, (r.payment_id, r.payment.clone())))
+        .map(|r| (r.payment.operation_id, r.clone()))
         .collect();
     let organizations: HashMap<&Inn, &LockedBalance> = locked.iter().map(|l| (&l.inn, l)).collect();
     // Running balance per organization, keyed by id so the output is in lock order.
@@ -155,25 +150,40 @@ pub fn plan_batch(
     let mut log = Vec::new();
 
     for payment in payments {
-        if let Some((payment_id, earlier)) = first.get(&payment.operation_id) {
-            let (payment_id, first) = (*payment_id, earlier.clone());
-            items.push(match payment.compare(earlier) {
-                Dedup::Duplicate => ItemPlan::Duplicate { payment_id, first },
-                Dedup::Conflict => ItemPlan::Conflict { payment_id, first },
-            });
-            continue;
-        }
         let organization = organizations
             .get(&payment.payer_inn)
             .ok_or_else(|| UnlockedOrganization(payment.payer_inn.as_str().to_string()))?;
         let (_, balance) = running
             .entry(organization.organization_id)
             .or_insert((organization.balance, organization.balance));
-        match ledger::credit(*balance, payment.amount) {
-            Ok(change) => {
+        // The one-by-one rule, applied in arrival order on the running balance.
+        let plan = plan_bank_payment(
+            payment,
+            first.get(&payment.operation_id),
+            organization.organization_id,
+            *balance,
+            now,
+        );
+        match plan {
+            Ok(BankPaymentPlan::AlreadyRecorded { recorded, verdict }) => {
+                let (payment_id, first) = (recorded.payment_id, recorded.payment);
+                items.push(match verdict {
+                    Dedup::Duplicate => ItemPlan::Duplicate { payment_id, first },
+                    Dedup::Conflict => ItemPlan::Conflict { payment_id, first },
+                });
+            }
+            Ok(BankPaymentPlan::Credit {
+                payment: stored,
+                change,
+            }) => {
                 *balance = change.new;
-                let stored = payment.to_payment(organization.organization_id, now);
-                first.insert(payment.operation_id, (stored.id, payment.clone()));
+                first.insert(
+                    payment.operation_id,
+                    RecordedBankPayment {
+                        payment_id: stored.id,
+                        payment: payment.clone(),
+                    },
+                );
                 log.push(PlannedLogEntry {
                     organization_id: organization.organization_id,
                     payment_id: stored.id,

@@ -260,12 +260,12 @@ async fn two_hundred_deliveries_with_duplicates_and_conflicts_get_their_answers(
     for payer in &inns {
         let organization = db.find_by_inn(&inn(payer)).await.unwrap().unwrap();
         assert_eq!(
-            organization.balance.to_minor_units(),
+            organization.balance().to_minor_units(),
             expected[payer.as_str()],
             "{payer}"
         );
         let log = db.balance_log(organization.id).await.unwrap();
-        verify_log_chain(organization.balance, &log).unwrap();
+        verify_log_chain(organization.balance(), &log).unwrap();
     }
     assert_eq!(db.count_rows("organizations"), 10);
     assert_eq!(db.count_rows("payments"), 130);
