@@ -20,6 +20,9 @@
 //!   shared). Each holds a small trait of single queries, implemented for both connection
 //!   types by the `for_both_backends!` macro; the workflow (lock, plan, write) as a plain
 //!   generic function over that trait; and the port's `impl` for [`Database`].
+//! - `group_commit` — bank payments gathered from concurrent requests and written in one
+//!   transaction per batch ([`BatchOptions`]), planned by
+//!   [`plan_batch`](payments_domain::bank_batch::plan_batch); `0` items turns it off.
 //!
 //! The adapter decides nothing: every rule it applies is a domain function it calls with the
 //! rows it holds locked, and it writes exactly what that function returns.
@@ -66,6 +69,13 @@
 //!   payment under the unique key on `operation_id` (the key decides races), writes the
 //!   planned balance and appends the log. A taken `operation_id` rolls everything back and
 //!   returns `AlreadyRecorded` with the first payment.
+//! - *Bank payments in a batch* (group commit, the default): organizations inserted in INN
+//!   order, then locked in **id order** in one statement (two batches, or two instances,
+//!   never deadlock), the stored payments of the batch's operation ids read, the domain's
+//!   plan written: payments in one `INSERT … ON CONFLICT (operation_id) DO NOTHING`, one
+//!   balance update per organization, log rows in arrival order. A lost race on an operation
+//!   id rolls the batch back and plans it again; a statement error writes its items one by
+//!   one, so a bad item fails alone.
 //! - *Manual payment*: claims `(organization, key)` first with `INSERT … ON CONFLICT DO
 //!   NOTHING` (a concurrent twin waits for the owner's commit, then
 //!   [`idempotency::decide`](payments_domain::idempotency::decide) says replay or refuse),
