@@ -138,7 +138,13 @@ fn stored_payments_decide_duplicates_and_conflicts() {
         payment: payment(7, 1, 100),
     };
     let batch = [payment(7, 1, 100), payment(7, 1, 101)];
-    let plan = plan_batch(&batch, &[stored.clone()], &[locked(1, rub(100))], now()).unwrap();
+    let plan = plan_batch(
+        &batch,
+        std::slice::from_ref(&stored),
+        &[locked(1, rub(100))],
+        now(),
+    )
+    .unwrap();
     assert_eq!(kinds(&plan), ["duplicate", "conflict"]);
     assert!(plan.balances.is_empty() && plan.log.is_empty());
     assert_eq!(
