@@ -210,7 +210,14 @@ fn flusher(shared: &Shared, backend: &Backend, options: BatchOptions) {
         };
         let count = jobs.len();
         let inns: Vec<Inn> = jobs.iter().map(|j| j.payment.payer_inn.clone()).collect();
-        write_and_answer(backend, jobs);
+        // A panic must not take the queue down with it: its callers get a storage error (their
+        // reply senders are dropped) and the INNs are released below.
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_and_answer(backend, jobs)
+        }));
+        if written.is_err() {
+            tracing::error!(items = count, "the bank payment batch writer panicked");
+        }
         {
             let mut state = shared.lock();
             state.outstanding -= count;
