@@ -20,6 +20,17 @@ lint:
 fmt:
     cargo fmt --all
 
+# Fault tests: kill -9, a PostgreSQL restart (own throwaway cluster), duplicate deliveries
+# across two instances, approve/reject storms; each checked against the database.
+# CHAOS_SECONDS sets the load per case (default 4).
+chaos:
+    PAYMENTS_TEST_DATABASE_URL={{pg_url}} PAYMENTS_TEST_REQUIRE_POSTGRES=1 cargo test -p payments --test api chaos:: -- --ignored --test-threads=1 --nocapture
+
+# schemathesis against /openapi.json as staff and member, on SQLite and PostgreSQL
+# (FUZZ_MAX_EXAMPLES per operation, default 100). Installs schemathesis into a venv.
+fuzz:
+    FUZZ_DATABASE_URL={{pg_url}} scripts/fuzz.sh
+
 # What CI runs.
 ci:
     bash .ci/run

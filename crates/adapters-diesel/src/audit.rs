@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use payments_domain::billing::LedgerAuditInput;
+use payments_domain::billing::{AuditedPayment, LedgerAuditInput};
 use payments_domain::ports::LedgerAuditSource;
-use payments_domain::{OrganizationId, PaymentStatus, StorageError};
+use payments_domain::{OrganizationId, PaymentId, PaymentStatus, StorageError};
 
 use crate::balance_log::BalanceLogQueries;
 use crate::pool::with_connection;
@@ -25,6 +25,9 @@ pub(crate) trait AuditQueries: Locking + BalanceLogQueries {
     /// The amounts of an organization's payments in one of `statuses`, in minor units.
     fn payment_amounts(&mut self, id: SqlUuid, statuses: &[PaymentStatus])
         -> QueryResult<Vec<i64>>;
+
+    /// Every payment of an organization: id, amount in minor units, status.
+    fn payment_facts(&mut self, id: SqlUuid) -> QueryResult<Vec<(SqlUuid, i64, String)>>;
 }
 
 for_both_backends! {
@@ -55,6 +58,13 @@ for_both_backends! {
                 .select(payments::amount_minor)
                 .load(self)
         }
+
+        fn payment_facts(&mut self, id: SqlUuid) -> QueryResult<Vec<(SqlUuid, i64, String)>> {
+            payments::table
+                .filter(payments::organization_id.eq(id))
+                .select((payments::id, payments::amount_minor, payments::status))
+                .load(self)
+        }
     }
 }
 
@@ -71,12 +81,31 @@ fn audit_input<C: AuditQueries>(conn: &mut C, id: SqlUuid) -> Result<LedgerAudit
         .into_iter()
         .try_fold(0_i64, i64::checked_add)
         .ok_or_else(|| Abort::Corrupt("succeeded payments overflow i64".into()))?;
+    // Each payment, for the domain to tie the log entries to.
+    let payments = conn
+        .payment_facts(id)?
+        .into_iter()
+        .map(|(payment_id, amount_minor_units, status)| {
+            let status = status.parse().map_err(|_| {
+                Abort::Corrupt(format!(
+                    "payments row {}: unknown status {status:?}",
+                    payment_id.0
+                ))
+            })?;
+            Ok(AuditedPayment {
+                id: PaymentId(payment_id.0),
+                amount_minor_units,
+                status,
+            })
+        })
+        .collect::<Result<_, Abort>>()?;
     Ok(LedgerAuditInput {
         organization_id: OrganizationId(id.0),
         balance: organization.balance()?,
         inn: organization.inn,
         log,
         succeeded_minor_units,
+        payments,
     })
 }
 

@@ -126,7 +126,9 @@ mod balance_log;
 mod bank;
 mod catalogue;
 mod console;
+mod deadline;
 mod group_commit;
+mod idempotency;
 mod invoices;
 mod manual_payments;
 mod migrations;
@@ -144,5 +146,5 @@ mod tokens;
 mod tx;
 
 pub use group_commit::{BatchObserver, BatchOptions};
-pub use migrations::{MigrationError, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+pub use migrations::{MigrationError, MIGRATION_LOCK_KEY, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use pool::{ConnectError, Database, PoolOptions, PoolState};

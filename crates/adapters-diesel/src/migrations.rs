@@ -16,7 +16,7 @@ pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migra
 
 /// Session advisory lock key held while PostgreSQL migrations run, so instances starting
 /// together migrate one after the other.
-const MIGRATION_LOCK_KEY: i64 = 0x7061_796d_656e_7473; // "payments"
+pub const MIGRATION_LOCK_KEY: i64 = 0x7061_796d_656e_7473; // "payments"
 
 /// Why [`Database::run_pending_migrations`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +30,17 @@ impl Database {
     /// makes instances that start together migrate one after the other.
     pub fn run_pending_migrations(&self) -> Result<Vec<String>, MigrationError> {
         match &*self.pools {
-            Pools::Postgres(pool) => {
-                let mut conn =
-                    checkout(pool).map_err(|e| MigrationError(e.message().to_string()))?;
+            Pools::Postgres(_) => {
+                // A dedicated connection without statement timeout: waiting for another
+                // instance's migrations, or a long CREATE INDEX, must not be cancelled.
+                let url = self.postgres_url.as_deref().unwrap_or_default();
+                let mut conn = <PgConnection as diesel::Connection>::establish(url)
+                    .map_err(|e| MigrationError(format!("connecting to migrate: {e}")))?;
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    "SET statement_timeout = 0; SET lock_timeout = 0",
+                )
+                .map_err(|e| MigrationError(e.to_string()))?;
                 let lock = |conn: &mut PgConnection, sql: &str| {
                     diesel::sql_query(sql)
                         .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK_KEY)

@@ -92,8 +92,8 @@ for_both_backends! {
                 .map_err(storage)?;
             let items = rows
                 .into_iter()
-                .map(OrganizationRow::into_domain)
-                .collect::<Result<_, _>>()?;
+                .filter_map(|row| crate::rows::keep_decodable(OrganizationRow::into_domain(row)))
+                .collect();
             Ok(page_of(items, total, page))
         }
     }

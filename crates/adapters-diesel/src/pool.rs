@@ -113,6 +113,8 @@ pub struct PoolState {
     pub wait_seconds: f64,
     /// Checkouts that failed (timed out or could not connect) since start.
     pub checkout_failures: u64,
+    /// Stored rows that did not decode since start, in this process (each logged with its id).
+    pub corrupt_rows: u64,
 }
 
 /// Sets `statement_timeout` on every pooled PostgreSQL connection.
@@ -152,6 +154,9 @@ pub struct Database {
     pub(crate) sqlite_writer: Option<Arc<std::sync::Mutex<()>>>,
     /// Group commit of bank payments, when on.
     pub(crate) group_commit: Option<Arc<GroupCommit>>,
+    /// PostgreSQL only: migrations open a connection of their own with it (not the pool's,
+    /// whose `statement_timeout` would cancel a long migration or the wait for the lock).
+    pub(crate) postgres_url: Option<Arc<str>>,
 }
 
 /// How long requests have waited for a pooled connection, for metrics: a pool that is too
@@ -266,6 +271,7 @@ impl Database {
         };
         let sqlite_writer =
             matches!(pools, Pools::Sqlite(_)).then(|| Arc::new(std::sync::Mutex::new(())));
+        let postgres_url = matches!(pools, Pools::Postgres(_)).then(|| Arc::from(url));
         Ok(Database {
             pools: Arc::new(pools),
             waits: Arc::new(PoolWaits::default()),
@@ -274,6 +280,7 @@ impl Database {
                 .batch
                 .enabled()
                 .then(|| Arc::new(GroupCommit::new(options.batch))),
+            postgres_url,
         })
     }
 
@@ -305,6 +312,7 @@ impl Database {
             checkouts: self.waits.checkouts.load(Ordering::Relaxed),
             wait_seconds: self.waits.wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
             checkout_failures: self.waits.failures.load(Ordering::Relaxed),
+            corrupt_rows: crate::rows::CORRUPT_ROWS.load(Ordering::Relaxed),
         }
     }
 
@@ -339,7 +347,13 @@ pub(crate) enum PoolsRef<'a> {
 pub(crate) fn checkout<C: R2D2Connection + 'static>(
     pool: &Pool<ConnectionManager<C>>,
 ) -> Result<PooledConnection<ConnectionManager<C>>, StorageError> {
-    pool.get()
+    crate::deadline::check()?;
+    // Never wait for a connection past the request's deadline.
+    let wait = match crate::deadline::remaining() {
+        Some(left) => left.min(pool.connection_timeout()),
+        None => pool.connection_timeout(),
+    };
+    pool.get_timeout(wait)
         .map_err(|e| StorageError::with_source("no database connection available", e))
 }
 
@@ -352,7 +366,9 @@ where
     E: From<StorageError> + Send + 'static,
 {
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(work))
+    // The request's budget, read here in its async context, holds on the blocking thread.
+    let budget = crate::deadline::capture();
+    tokio::task::spawn_blocking(move || span.in_scope(|| crate::deadline::scoped(budget, work)))
         .await
         .unwrap_or_else(|e| Err(StorageError::with_source("database task failed", e).into()))
 }

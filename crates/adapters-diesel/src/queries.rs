@@ -81,8 +81,8 @@ for_both_backends! {
                 .map_err(storage)?;
             let items = rows
                 .into_iter()
-                .map(payment_view)
-                .collect::<Result<_, _>>()?;
+                .filter_map(|row| crate::rows::keep_decodable(payment_view(row)))
+                .collect();
             Ok(page_of(items, total, page))
         }
     }

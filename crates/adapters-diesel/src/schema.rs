@@ -158,6 +158,8 @@ diesel::table! {
         payment_id -> Nullable<DbUuid>,
         created_at -> DbTimestamp,
         updated_at -> DbTimestamp,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
     }
 }
 

@@ -61,14 +61,20 @@ pub struct TestDatabase {
 
 #[derive(Debug)]
 enum Cleanup {
+    /// Someone else's database: left as it is.
+    Nothing,
     SqliteDirectory(PathBuf),
-    PostgresDatabase { admin_url: String, name: String },
+    PostgresDatabase {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
         // Best effort: a leftover scratch database or file is harmless.
         match self {
+            Cleanup::Nothing => {}
             Cleanup::SqliteDirectory(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
@@ -156,6 +162,22 @@ fn connect_and_migrate(url: &str, cleanup: Cleanup) -> TestDatabase {
         database,
         url: url.to_string(),
         _cleanup: cleanup,
+    }
+}
+
+/// An existing database (a fault test's own cluster, say), migrated; left in place on drop.
+pub fn attach(url: &str) -> TestDatabase {
+    let database = match Database::connect(url, test_pool_options()) {
+        Ok(database) => database,
+        Err(e) => panic!("connecting to test database: {e}"),
+    };
+    if let Err(e) = database.run_pending_migrations() {
+        panic!("migrating test database: {e}");
+    }
+    TestDatabase {
+        database,
+        url: url.to_string(),
+        _cleanup: Cleanup::Nothing,
     }
 }
 

@@ -69,7 +69,7 @@ impl Abort {
     /// The storage error for an abort the caller's port has no variant for.
     pub(crate) fn into_storage(self) -> StorageError {
         match self {
-            Abort::Corrupt(message) => StorageError::new(format!("corrupt row: {message}")),
+            Abort::Corrupt(message) => Corrupt(message).into(),
             Abort::Storage(error) => error,
             Abort::Db(error) => storage(error),
             other => StorageError::new(format!("unexpected outcome: {other:?}")),
@@ -79,7 +79,14 @@ impl Abort {
 
 /// Turns an unexpected SQL error into the domain's storage error, keeping it as the source.
 pub(crate) fn storage(error: DieselError) -> StorageError {
-    StorageError::with_source("database error", error)
+    match error {
+        // A stored value the column type cannot read (e.g. a date out of range): a corrupt
+        // row, not a passing fault.
+        DieselError::DeserializationError(cause) => {
+            Corrupt(format!("undecodable value: {cause}")).into()
+        }
+        error => StorageError::with_source("database error", error),
+    }
 }
 
 /// True for errors a retry of the whole transaction can cure.
@@ -192,7 +199,14 @@ impl Locking for PgConnection {
         &mut self,
         body: impl FnOnce(&mut Self) -> Result<T, Abort>,
     ) -> Result<T, Abort> {
-        self.transaction(body)
+        // Bounded by the request's deadline: statements and lock waits by the server, the
+        // COMMIT by the check after the body (a late transaction rolls back instead).
+        self.transaction(|conn| {
+            crate::deadline::limit_pg_transaction(conn)?;
+            let done = body(conn)?;
+            crate::deadline::check().map_err(Abort::Storage)?;
+            Ok(done)
+        })
     }
 
     fn read_snapshot<T>(
@@ -249,7 +263,12 @@ impl Locking for SqliteConnection {
         &mut self,
         body: impl FnOnce(&mut Self) -> Result<T, Abort>,
     ) -> Result<T, Abort> {
-        self.immediate_transaction(body)
+        // A late transaction rolls back instead of committing (see the PostgreSQL variant).
+        self.immediate_transaction(|conn| {
+            let done = body(conn)?;
+            crate::deadline::check().map_err(Abort::Storage)?;
+            Ok(done)
+        })
     }
 
     fn read_snapshot<T>(

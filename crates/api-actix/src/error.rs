@@ -75,6 +75,10 @@ pub enum ApiError {
     /// cause is logged, never sent.
     #[error("Service temporarily unavailable, retry later")]
     Unavailable(StorageError),
+    /// A stored row that does not decode: a defect on our side, so 500 and no retry hint.
+    /// The cause (the row's table and id) is logged, never sent.
+    #[error("Internal server error")]
+    CorruptRow(StorageError),
     /// The handler took longer than `HttpSettings::request_timeout`.
     #[error("Request timed out")]
     TimedOut,
@@ -115,6 +119,7 @@ impl ApiError {
     fn log(&self) {
         match self {
             Self::Unavailable(cause) => tracing::error!(%cause, "storage failed"),
+            Self::CorruptRow(cause) => tracing::error!(%cause, "a stored row does not decode"),
             // The reason only: the header and the secrets stay out of logs.
             Self::InvalidSignature(reason) => {
                 tracing::info!(%reason, "webhook signature refused")
@@ -143,7 +148,7 @@ impl ResponseError for ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal | Self::CorruptRow(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -260,6 +265,18 @@ impl ResponseError for Rejection {
     }
 }
 
+impl ApiError {
+    /// A storage failure: 503 (retry) when passing, 500 when a stored row does not decode,
+    /// which no retry cures.
+    pub fn storage(cause: StorageError) -> Self {
+        if cause.is_corrupt() {
+            Self::CorruptRow(cause)
+        } else {
+            Self::Unavailable(cause)
+        }
+    }
+}
+
 impl From<BillingError> for ApiError {
     fn from(error: BillingError) -> Self {
         match error {
@@ -271,7 +288,7 @@ impl From<BillingError> for ApiError {
                 payment_id: None,
             },
             BillingError::Unprocessable(reason) => Self::Unprocessable(reason),
-            BillingError::Storage(cause) => Self::Unavailable(cause),
+            BillingError::Storage(cause) => Self::storage(cause),
             not_found @ BillingError::NotFound(_) => Self::NotFound(not_found.to_string().into()),
             // A kind added to the domain later: answered as a bug until it is mapped here.
             _ => Self::Internal,
@@ -288,7 +305,7 @@ impl From<ReceiveError> for ApiError {
                 payment_id: Some(payment_id),
             },
             ReceiveError::Refused(refusal) => Self::Unprocessable(refusal.to_string()),
-            ReceiveError::Storage(cause) => Self::Unavailable(cause),
+            ReceiveError::Storage(cause) => Self::storage(cause),
             _ => Self::Internal,
         }
     }
@@ -298,7 +315,7 @@ impl From<ReadBalanceError> for ApiError {
     fn from(error: ReadBalanceError) -> Self {
         match error {
             ReadBalanceError::NotFound => Self::NotFound(error.to_string().into()),
-            ReadBalanceError::Storage(cause) => Self::Unavailable(cause),
+            ReadBalanceError::Storage(cause) => Self::storage(cause),
             _ => Self::Internal,
         }
     }
@@ -307,7 +324,7 @@ impl From<ReadBalanceError> for ApiError {
 impl From<AuthenticationError> for ApiError {
     fn from(error: AuthenticationError) -> Self {
         match error {
-            AuthenticationError::Storage(cause) => Self::Unavailable(cause),
+            AuthenticationError::Storage(cause) => Self::storage(cause),
             refused => Self::Unauthenticated(refused.to_string()),
         }
     }

@@ -1,5 +1,7 @@
 //! `GET /healthz` (liveness) and `GET /readyz` (readiness).
 
+use std::time::Duration;
+
 use actix_web::{web, HttpResponse};
 use async_trait::async_trait;
 
@@ -14,6 +16,10 @@ use crate::ApiState;
 pub trait ReadinessCheck: Send + Sync {
     async fn check(&self) -> Result<(), String>;
 }
+
+/// How long `/readyz` waits for its check. Load balancers give health checks a few seconds;
+/// a check stuck behind the pool's connection wait (5 s by default) must not outlast them.
+pub const READINESS_DEADLINE: Duration = Duration::from_secs(1);
 
 /// A check that always passes, for setups with nothing to wait for.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,7 +55,7 @@ pub(crate) async fn live() -> HttpResponse {
     tag = "operations",
     summary = "Readiness",
     description = "200 when the service can serve traffic (its readiness check passes), \
-                   503 with the reason otherwise.",
+                   503 with the reason otherwise, within one second.",
     responses(
         (status = 200, description = "Ready to serve traffic", body = HealthBody,
          example = json!({"status": "ready"})),
@@ -58,7 +64,10 @@ pub(crate) async fn live() -> HttpResponse {
     )
 )]
 pub(crate) async fn ready(state: web::Data<ApiState>) -> HttpResponse {
-    match state.readiness.check().await {
+    let outcome = tokio::time::timeout(READINESS_DEADLINE, state.readiness.check())
+        .await
+        .unwrap_or_else(|_| Err("readiness check timed out".to_string()));
+    match outcome {
         Ok(()) => HttpResponse::Ok().json(HealthBody { status: "ready" }),
         Err(reason) => {
             tracing::warn!(%reason, "not ready");

@@ -35,10 +35,11 @@
 //!    (they carry tokens, signatures and payment data);
 //! 3. HTTP metrics by method, matched route and status;
 //! 4. JSON bodies for any error response actix produced on its own;
-//! 5. on each API route, [`HttpSettings::request_timeout`]: past it, 503
-//!    `{"error":"Request timed out"}` (in the envelope under `/api/v1/billing/`). A timed-out webhook may still commit in the background;
-//!    the bank retries on 503 and the retry is answered as a duplicate, so nothing is credited
-//!    twice.
+//! 5. on each API route, [`HttpSettings::request_timeout`]: the request's database work is
+//!    bounded by a deadline just before it (rolled back, never committed, past it); at the
+//!    timeout, with no database work in flight, 503 `{"error":"Request timed out"}` (in the
+//!    envelope under `/api/v1/billing/`): nothing of the request was committed. With work in
+//!    flight its real outcome is awaited and answered instead.
 //!
 //! Billing requests are authenticated before anything else about them is read, then counted
 //! against the token's quota ([`RateLimit`]; 429 with `Retry-After` past it).
@@ -69,7 +70,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use payments_domain::signature::WebhookSecret;
-use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
+use payments_domain::usecases::{Authenticate, IdempotentReplays, ReadBalance, ReceiveBankPayment};
 use serde_json::json;
 use tracing_actix_web::TracingLogger;
 
@@ -77,7 +78,7 @@ pub use billing::use_cases::{BillingPorts, BillingUseCases};
 pub use billing::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 pub use console::{ConsoleSettings, ConsoleState};
 pub use error::{ApiError, Rejection, BILLING_PREFIX, NON_FIELD_ERRORS};
-pub use health::{AlwaysReady, ReadinessCheck};
+pub use health::{AlwaysReady, ReadinessCheck, READINESS_DEADLINE};
 pub use metrics::{Metrics, PoolStats, PoolStatsSource, WebhookOutcome, PROMETHEUS_CONTENT_TYPE};
 pub use observability::{RequestId, RequestSpan, REQUEST_ID_HEADER};
 pub use openapi::{openapi, ErrorBody, FailureBody, InvalidDataBody};
@@ -92,6 +93,8 @@ pub struct ApiState {
     pub authenticate: Authenticate,
     /// The billing API's use cases (`/api/v1/billing/`).
     pub billing: BillingUseCases,
+    /// First answers of idempotency keys, replayed byte for byte.
+    pub idempotency: IdempotentReplays,
     pub webhook_auth: WebhookAuth,
     /// What `GET /readyz` asks.
     pub readiness: Arc<dyn ReadinessCheck>,

@@ -40,6 +40,8 @@ pub struct PoolStats {
     pub wait_seconds: f64,
     /// Checkouts that failed since start (monotonic).
     pub checkout_failures: u64,
+    /// Stored rows that did not decode since start (monotonic); each is logged with its id.
+    pub corrupt_rows: u64,
 }
 
 /// Where `/metrics` reads the pool's state at each scrape.
@@ -101,7 +103,10 @@ impl WebhookOutcome {
         match error {
             ApiError::Conflict { .. } | ApiError::InvalidTransition(_) => Self::Conflict,
             ApiError::InvalidSignature(_) | ApiError::Unauthenticated(_) => Self::Unauthorized,
-            ApiError::Unavailable(_) | ApiError::TimedOut | ApiError::Internal => Self::Unavailable,
+            ApiError::Unavailable(_)
+            | ApiError::TimedOut
+            | ApiError::Internal
+            | ApiError::CorruptRow(_) => Self::Unavailable,
             ApiError::InvalidData(_)
             | ApiError::BadRequest(_)
             | ApiError::PayloadTooLarge
@@ -134,6 +139,7 @@ struct Inner {
     pool_checkout_failures: IntCounter,
     batch_size: Histogram,
     batch_wait: Histogram,
+    corrupt_rows: IntCounter,
     /// The monotonic pool totals last exported, so each scrape adds only what is new
     /// (serialized, so that concurrent scrapes cannot add the same delta twice).
     pool_totals_seen: Mutex<PoolStats>,
@@ -220,6 +226,11 @@ impl Metrics {
         )?;
         registry.register(Box::new(batch_size.clone()))?;
         registry.register(Box::new(batch_wait.clone()))?;
+        let corrupt_rows = IntCounter::new(
+            "db_corrupt_rows_total",
+            "Stored rows that could not be decoded (a defect; each is logged with its id).",
+        )?;
+        registry.register(Box::new(corrupt_rows.clone()))?;
         // Every outcome is exposed from the start, so a rate over it never begins with a gap.
         for outcome in WebhookOutcome::ALL {
             webhook_outcomes.with_label_values(&[outcome.label()]);
@@ -239,6 +250,7 @@ impl Metrics {
             pool_checkout_failures,
             batch_size,
             batch_wait,
+            corrupt_rows,
             pool_totals_seen: Mutex::new(PoolStats::default()),
         })))
     }
@@ -295,6 +307,9 @@ impl Metrics {
                 .checkout_failures
                 .saturating_sub(seen.checkout_failures),
         );
+        self.0
+            .corrupt_rows
+            .inc_by(stats.corrupt_rows.saturating_sub(seen.corrupt_rows));
         let new_wait = stats.wait_seconds - seen.wait_seconds;
         if new_wait > 0.0 {
             self.0.pool_wait_seconds.inc_by(new_wait);

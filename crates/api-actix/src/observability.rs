@@ -1,12 +1,13 @@
 //! Request ids, the tracing span of each request, and the request timeout.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
+use payments_domain::deadline::RequestBudget;
 use tracing::field::Empty;
 use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
@@ -128,12 +129,15 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-/// Resource middleware: answers 503 `{"error": "Request timed out"}` when the handler takes
-/// longer than [`HttpSettings::request_timeout`].
+/// Resource middleware: the request timeout ([`HttpSettings::request_timeout`]).
 ///
-/// The handler's future is dropped, but work it handed to a blocking thread (a database
-/// transaction) runs to its end: a timed-out webhook may still have committed. That is safe:
-/// the bank retries on 503 and the retry is answered as a duplicate, credited once.
+/// The request runs under a [`RequestBudget`] whose deadline comes a little before the timeout;
+/// the database adapters end every transaction of the request by then, committed or rolled
+/// back, and never COMMIT after it. At the timeout:
+/// - with no database work in flight, the answer is 503 `{"error": "Request timed out"}`, and no
+///   work of the request may start afterwards: nothing of it was or will be committed;
+/// - with work in flight (its deadline is ending it), the handler is awaited and its real
+///   outcome answered, so a request whose outcome is unknown is never answered "not done".
 ///
 /// It wraps resources, not the App, because only after routing may the request be cloned
 /// (routing needs it unshared), and the timeout answer needs that clone.
@@ -151,14 +155,30 @@ pub(crate) async fn enforce_timeout(
             .map(ServiceResponse::map_into_left_body);
     };
     let http_request = request.request().clone();
-    match tokio::time::timeout(limit, next.call(request)).await {
-        Ok(result) => result.map(ServiceResponse::map_into_left_body),
-        Err(_) => {
-            tracing::warn!(limit_ms = limit.as_millis(), "request timed out");
-            let response = ApiError::TimedOut.respond_to(&http_request);
-            Ok(ServiceResponse::new(http_request, response).map_into_right_body())
-        }
+    let started = Instant::now();
+    let budget = RequestBudget::new(started + database_deadline(limit));
+    let handler = payments_domain::deadline::within(budget.clone(), next.call(request));
+    tokio::pin!(handler);
+    tokio::select! {
+        result = &mut handler => return result.map(ServiceResponse::map_into_left_body),
+        () = tokio::time::sleep(limit) => {}
     }
+    if budget.close_if_idle() {
+        tracing::warn!(limit_ms = limit.as_millis(), "request timed out");
+        let response = ApiError::TimedOut.respond_to(&http_request);
+        return Ok(ServiceResponse::new(http_request, response).map_into_right_body());
+    }
+    tracing::warn!(
+        limit_ms = limit.as_millis(),
+        "request timed out with database work in flight; answering its outcome"
+    );
+    handler.await.map(ServiceResponse::map_into_left_body)
+}
+
+/// The database work of a request must end this long after it started: a tenth of the
+/// timeout (at most half a second) earlier, so a COMMIT that started just before fits.
+fn database_deadline(limit: Duration) -> Duration {
+    limit - (limit / 10).min(Duration::from_millis(500))
 }
 
 #[cfg(test)]

@@ -122,7 +122,9 @@ pub(crate) struct BankWebhookRequest {
     /// The bank document's number; 1 to 50 characters, no control characters.
     #[schema(min_length = 1, max_length = 50)]
     document_number: String,
-    /// RFC 3339 date-time; a plain date or a naive date-time (read as UTC) is accepted too.
+    /// RFC 3339 date-time in years 1 to 9999 (UTC), no leap second; a plain date or a naive
+    /// date-time (read as UTC) is accepted too.
+    #[schema(format = DateTime)]
     document_date: String,
 }
 

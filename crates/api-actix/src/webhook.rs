@@ -58,9 +58,9 @@ use crate::{ApiState, HttpSettings, WebhookAuth};
          body = ErrorBody,
          example = json!({"error": "The payment would take the balance over its maximum of 9999999999999.99."})),
         (status = 503, description = "Storage unavailable, or the request timed out \
-                                      (`{\"error\": \"Request timed out\"}`). Retry: a \
-                                      timed-out payment may have been recorded, and the retry \
-                                      is then answered 200 without a second credit.",
+                                      (`{\"error\": \"Request timed out\"}`). Nothing was \
+                                      committed: the request's transaction ends, rolled back, \
+                                      before its timeout answers. Retry.",
          body = ErrorBody,
          headers(("Retry-After" = u32, description = "Seconds to wait before retrying")),
          example = json!({"error": "Service temporarily unavailable, retry later"})),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SubsecRound, Timelike, Utc};
 use uuid::Uuid;
 
 use crate::error::FieldErrors;
@@ -90,23 +90,32 @@ pub struct DocumentDate(DateTime<Utc>);
 
 impl DocumentDate {
     /// Accepts an RFC 3339 date-time, a naive date-time (read as UTC) or a plain date
-    /// (midnight UTC).
+    /// (midnight UTC), when the instant is one every backend stores and reads back exactly:
+    /// years 1 to 9999 in UTC and no leap second (PostgreSQL would store `23:59:60` as the next
+    /// day, so an identical retry would no longer compare equal).
     pub fn parse(text: &str) -> Result<Self, BankFieldError> {
         let text = text.trim();
+        let instant = Self::parse_instant(text).ok_or(BankFieldError::InvalidDate)?;
+        if !storable_year(instant.year()) {
+            return Err(BankFieldError::DateOutOfRange);
+        }
+        if instant.nanosecond() >= 1_000_000_000 {
+            return Err(BankFieldError::LeapSecond);
+        }
+        Ok(Self::from_utc(instant))
+    }
+
+    fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
         if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
-            return Ok(Self::from_utc(instant.with_timezone(&Utc)));
+            return Some(instant.with_timezone(&Utc));
         }
         for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
             if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
-                return Ok(Self::from_utc(naive.and_utc()));
+                return Some(naive.and_utc());
             }
         }
-        if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            if let Some(midnight) = date.and_hms_opt(0, 0, 0) {
-                return Ok(Self::from_utc(midnight.and_utc()));
-            }
-        }
-        Err(BankFieldError::InvalidDate)
+        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+        Some(date.and_hms_opt(0, 0, 0)?.and_utc())
     }
 
     /// Wraps an instant, truncated to microseconds.
@@ -142,6 +151,15 @@ pub enum BankFieldError {
         "Datetime has wrong format. Use RFC 3339, e.g. 2024-04-27T21:00:00Z, or a date 2024-04-27."
     )]
     InvalidDate,
+    #[error("Date must be between years 1 and 9999 (in UTC).")]
+    DateOutOfRange,
+    #[error("Leap seconds (:60) are not accepted.")]
+    LeapSecond,
+}
+
+/// Years every backend stores and reads back unchanged (SQLite keeps four-digit text).
+pub fn storable_year(year: i32) -> bool {
+    (1..=9999).contains(&year)
 }
 
 /// One field of a webhook body as the transport received it, before any validation.

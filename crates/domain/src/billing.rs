@@ -65,12 +65,7 @@ fn bounded_text(text: &str, max: usize) -> Result<String, String> {
             "Ensure this field has no more than {max} characters."
         ));
     }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err("Control characters are not allowed.".into());
-    }
+    crate::text::check_readable_text(trimmed)?;
     Ok(trimmed.to_string())
 }
 
@@ -268,6 +263,16 @@ pub enum StaffAction {
 }
 
 impl StaffAction {
+    /// The only status the contract lets this action start from. The state machine allows
+    /// more ways into the target (`processing → succeeded` for automated methods,
+    /// `pending → failed`), but staff approve and reject only what awaits their approval.
+    pub fn source(&self) -> PaymentStatus {
+        match self {
+            Self::Approve { .. } | Self::Reject { .. } => PaymentStatus::PendingApproval,
+            Self::Refund { .. } => PaymentStatus::Succeeded,
+        }
+    }
+
     /// The status the action leads to.
     pub fn target(&self) -> PaymentStatus {
         match self {
@@ -277,24 +282,55 @@ impl StaffAction {
         }
     }
 
+    /// Builds an approval; blank notes are the same as none.
+    pub fn approve(admin_notes: Option<&str>) -> Result<Self, FieldErrors> {
+        Ok(Self::Approve {
+            admin_notes: optional_admin_notes(admin_notes)?,
+        })
+    }
+
+    /// Builds a refund; blank notes are the same as none.
+    pub fn refund(admin_notes: Option<&str>) -> Result<Self, FieldErrors> {
+        Ok(Self::Refund {
+            admin_notes: optional_admin_notes(admin_notes)?,
+        })
+    }
+
+    /// The same action with its notes checked as the constructors check them (trimmed, blank
+    /// is none, at most [`MAX_NOTES_CHARS`], no control characters but newline and tab).
+    pub fn validated(self) -> Result<Self, FieldErrors> {
+        match self {
+            Self::Approve { admin_notes } => Self::approve(admin_notes.as_deref()),
+            Self::Refund { admin_notes } => Self::refund(admin_notes.as_deref()),
+            Self::Reject { reason } => Self::reject(Some(&reason)),
+        }
+    }
+
     /// Builds a rejection; its notes are required.
     pub fn reject(admin_notes: Option<&str>) -> Result<Self, FieldErrors> {
-        match admin_notes.map(str::trim).filter(|n| !n.is_empty()) {
-            Some(reason) if reason.chars().count() <= MAX_NOTES_CHARS => Ok(Self::Reject {
-                reason: reason.to_string(),
-            }),
-            Some(_) => {
-                let mut errors = FieldErrors::new();
-                errors.add(
-                    "admin_notes",
-                    format!("Ensure this field has no more than {MAX_NOTES_CHARS} characters."),
-                );
-                Err(errors)
-            }
+        match optional_admin_notes(admin_notes)? {
+            Some(reason) => Ok(Self::Reject { reason }),
             None => {
                 let mut errors = FieldErrors::new();
                 errors.add("admin_notes", "A reason is required to reject a payment.");
                 Err(errors)
+            }
+        }
+    }
+}
+
+/// `admin_notes`: trimmed, blank is none, at most [`MAX_NOTES_CHARS`], readable text only.
+fn optional_admin_notes(notes: Option<&str>) -> Result<Option<String>, FieldErrors> {
+    match notes.map(str::trim).filter(|n| !n.is_empty()) {
+        None => Ok(None),
+        Some(notes) => {
+            let mut errors = FieldErrors::new();
+            match bounded_text(notes, MAX_NOTES_CHARS) {
+                Ok(notes) => Ok(Some(notes)),
+                Err(reason) => {
+                    errors.add("admin_notes", reason);
+                    Err(errors)
+                }
             }
         }
     }
@@ -323,6 +359,12 @@ pub enum StaffActionError {
     /// The invoice was paid by another payment meanwhile (HTTP 409).
     #[error("Invoice {0} is already paid by another payment.")]
     InvoiceAlreadyPaid(String),
+    /// The invoice is no longer payable: draft, void or uncollectible (HTTP 409).
+    #[error("Invoice {number} is {status}; only pending invoices can be paid.")]
+    InvoiceNotPayable {
+        number: String,
+        status: InvoiceStatus,
+    },
     /// The ledger refuses the balance change: refund below zero (409), overflow (422).
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -353,6 +395,13 @@ pub fn plan_staff_action(
     balance: Money,
     now: DateTime<Utc>,
 ) -> Result<StaffActionPlan, StaffActionError> {
+    if payment.status != action.target() && payment.status != action.source() {
+        return Err(StaffActionError::InvalidTransition(InvalidTransition {
+            current: payment.status,
+            requested: action.target(),
+            required: vec![action.source()],
+        }));
+    }
     let (from, to, effect) = match payment.status.transition_to(action.target())? {
         Transition::AlreadyDone => return Ok(StaffActionPlan::AlreadyDone),
         Transition::Apply { from, to, effect } => (from, to, effect),
@@ -367,13 +416,23 @@ pub fn plan_staff_action(
             updated.processed_at = Some(now);
             updated.admin_notes = admin_notes.clone().or(updated.admin_notes);
             if let Some(invoice) = invoice {
-                if invoice.status == InvoiceStatus::Paid {
-                    return Err(StaffActionError::InvoiceAlreadyPaid(
-                        invoice.number.to_string(),
-                    ));
+                match invoice.status {
+                    // Paid when the payment was processed: the approval instant.
+                    InvoiceStatus::Pending => paid_invoice = Some(invoice.paid(now)),
+                    InvoiceStatus::Paid => {
+                        return Err(StaffActionError::InvoiceAlreadyPaid(
+                            invoice.number.to_string(),
+                        ))
+                    }
+                    status @ (InvoiceStatus::Draft
+                    | InvoiceStatus::Void
+                    | InvoiceStatus::Uncollectible) => {
+                        return Err(StaffActionError::InvoiceNotPayable {
+                            number: invoice.number.to_string(),
+                            status,
+                        })
+                    }
                 }
-                // Paid when the payment was processed: the approval instant.
-                paid_invoice = Some(invoice.paid(now));
             }
         }
         StaffAction::Reject { reason } => {
@@ -407,6 +466,16 @@ pub struct LedgerAuditInput {
     pub log: Vec<ledger::BalanceLogEntry>,
     /// Sum of the amounts of its payments now in status `succeeded`, in minor units.
     pub succeeded_minor_units: i64,
+    /// Every payment of the organization, to tie each log entry to one.
+    pub payments: Vec<AuditedPayment>,
+}
+
+/// What the audit needs of one payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditedPayment {
+    pub id: PaymentId,
+    pub amount_minor_units: i64,
+    pub status: PaymentStatus,
 }
 
 /// A violation of the ledger invariant, naming the organization.
@@ -418,9 +487,12 @@ pub struct LedgerAuditFailure {
     pub problem: String,
 }
 
-/// The ledger invariant: the log is an unbroken chain from zero to the balance, and the
-/// balance equals the sum of payments that succeeded and were not refunded (a refunded
-/// payment was credited once and debited once).
+/// The ledger invariant: the log is an unbroken chain from zero to the balance; the balance
+/// equals the sum of payments that succeeded and were not refunded; and the log is tied to the
+/// payments: every succeeded payment has exactly one credit entry of its amount, every
+/// refunded one that credit and exactly one debit of its amount, no other payment has an
+/// entry, and no entry lacks its payment. (Sums alone miss errors that cancel out: one payment
+/// credited twice and another of the same amount never.)
 pub fn audit_organization(input: &LedgerAuditInput) -> Result<(), LedgerAuditFailure> {
     let fail = |problem: String| LedgerAuditFailure {
         organization_id: input.organization_id,
@@ -434,7 +506,53 @@ pub fn audit_organization(input: &LedgerAuditInput) -> Result<(), LedgerAuditFai
             input.balance, input.succeeded_minor_units
         )));
     }
-    Ok(())
+    let problems = log_payment_mismatches(&input.log, &input.payments);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(problems.join("; ")))
+    }
+}
+
+/// Each way the log and the payments disagree, in words.
+fn log_payment_mismatches(
+    log: &[ledger::BalanceLogEntry],
+    payments: &[AuditedPayment],
+) -> Vec<String> {
+    use std::collections::BTreeMap;
+    // Per payment: its credits and its debits, in minor units (debits as positive numbers).
+    let mut entries: BTreeMap<PaymentId, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
+    for entry in log {
+        let (credits, debits) = entries.entry(entry.payment_id).or_default();
+        if entry.delta_minor_units >= 0 {
+            credits.push(entry.delta_minor_units);
+        } else {
+            debits.push(entry.delta_minor_units.saturating_neg());
+        }
+    }
+    let mut problems = Vec::new();
+    for payment in payments {
+        let (credits, debits) = entries.remove(&payment.id).unwrap_or_default();
+        let amount = payment.amount_minor_units;
+        let (want_credits, want_debits): (&[i64], &[i64]) = match payment.status {
+            PaymentStatus::Succeeded => (&[amount], &[]),
+            PaymentStatus::Refunded => (&[amount], &[amount]),
+            _ => (&[], &[]),
+        };
+        if credits != want_credits || debits != want_debits {
+            problems.push(format!(
+                "payment {} ({}, {amount} minor units) has credits {credits:?} and debits \
+                 {debits:?} in the log, expected {want_credits:?} and {want_debits:?}",
+                payment.id, payment.status
+            ));
+        }
+    }
+    for payment_id in entries.keys() {
+        problems.push(format!(
+            "the log has entries for payment {payment_id}, which is not one of its payments"
+        ));
+    }
+    problems
 }
 
 #[cfg(test)]

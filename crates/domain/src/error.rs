@@ -85,6 +85,8 @@ impl std::error::Error for FieldErrors {}
 pub struct StorageError {
     message: String,
     source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    /// A stored row that does not decode (see [`StorageError::corrupt`]).
+    corrupt: bool,
 }
 
 impl StorageError {
@@ -93,7 +95,23 @@ impl StorageError {
         Self {
             message: cause.to_string(),
             source: None,
+            corrupt: false,
         }
+    }
+
+    /// A stored row that does not decode: a defect on our side, not a passing fault, so
+    /// retrying cannot help (HTTP 500, not 503). `detail` names the table and the row's id.
+    pub fn corrupt(detail: impl fmt::Display) -> Self {
+        Self {
+            message: format!("corrupt row: {detail}"),
+            source: None,
+            corrupt: true,
+        }
+    }
+
+    /// True for [`StorageError::corrupt`].
+    pub fn is_corrupt(&self) -> bool {
+        self.corrupt
     }
 
     /// A failure caused by `source`; the message is `"{context}: {source}"`.
@@ -104,6 +122,7 @@ impl StorageError {
         Self {
             message: format!("{context}: {source}"),
             source: Some(Arc::new(source)),
+            corrupt: false,
         }
     }
 
@@ -158,5 +177,13 @@ mod tests {
         assert!(source.downcast_ref::<Reset>().is_some());
         assert_eq!(copy, error);
         assert!(StorageError::new("down").source().is_none());
+    }
+
+    #[test]
+    fn a_corrupt_row_is_told_apart_from_a_passing_failure() {
+        let corrupt = StorageError::corrupt("payments row 42: document_number: blank");
+        assert!(corrupt.is_corrupt());
+        assert!(corrupt.to_string().contains("payments row 42"));
+        assert!(!StorageError::new("pool timed out").is_corrupt());
     }
 }

@@ -67,6 +67,19 @@ impl FromStr for InvoiceStatus {
     }
 }
 
+/// Parses an invoice's `due_date` (`YYYY-MM-DD`), refusing years that a backend could not
+/// read back (see [`crate::bank::storable_year`]).
+pub fn parse_due_date(text: &str) -> Result<NaiveDate, &'static str> {
+    use chrono::Datelike;
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| "Date has wrong format. Use YYYY-MM-DD.")?;
+    if crate::bank::storable_year(date.year()) {
+        Ok(date)
+    } else {
+        Err("Date must be between years 1 and 9999.")
+    }
+}
+
 /// An invoice number: 1 to 64 characters of letters, digits, `-`, `_`, `/` and `.`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct InvoiceNumber(String);
@@ -176,6 +189,22 @@ mod tests {
         assert!(InvoiceNumber::parse(&"x".repeat(65)).is_err());
         let generated = InvoiceNumber::generated(InvoiceId(Uuid::nil()));
         assert_eq!(generated.as_str(), "INV-000000000000");
+    }
+
+    #[test]
+    fn due_dates_are_refused_outside_years_1_to_9999() {
+        assert!(parse_due_date("2026-01-31").is_ok());
+        assert!(parse_due_date("0001-01-01").is_ok());
+        assert!(parse_due_date("9999-12-31").is_ok());
+        for bad in [
+            "+10000-01-01",
+            "-0001-01-01",
+            "0000-06-01",
+            "2026-02-30",
+            "x",
+        ] {
+            assert!(parse_due_date(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod bank_batch;
 pub mod billing;
 pub mod catalogue;
 pub mod console;
+pub mod deadline;
 pub mod error;
 pub mod idempotency;
 pub mod invoice;
@@ -26,6 +27,7 @@ pub mod pagination;
 pub mod payment;
 pub mod ports;
 pub mod signature;
+pub mod text;
 pub mod usecases;
 
 pub use bank::{BankPayment, DocumentDate, DocumentNumber, OperationId};

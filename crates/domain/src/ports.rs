@@ -394,3 +394,35 @@ pub trait LedgerAuditSource: Send + Sync {
     /// in one consistent snapshot per organization.
     async fn ledger_audit_inputs(&self) -> Result<Vec<LedgerAuditInput>, StorageError>;
 }
+
+/// The first answer given under an idempotency key, replayed byte for byte to its repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    /// The body exactly as sent (UTF-8 JSON).
+    pub body: String,
+}
+
+/// Keeps the first answer of each idempotency key, and forgets keys past their retention.
+#[cfg_attr(any(test, feature = "mocks"), automock)]
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// The answer stored with the organization's key, if one was.
+    async fn find_response(
+        &self,
+        organization_id: OrganizationId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<StoredResponse>, StorageError>;
+
+    /// Stores the first answer of a key the organization committed. MUST keep an answer
+    /// already stored (the first one wins) and MUST NOT create a key.
+    async fn store_response(
+        &self,
+        organization_id: OrganizationId,
+        key: &IdempotencyKey,
+        response: &StoredResponse,
+    ) -> Result<(), StorageError>;
+
+    /// Deletes every key created before `created_before`; returns how many.
+    async fn delete_expired(&self, created_before: DateTime<Utc>) -> Result<u64, StorageError>;
+}

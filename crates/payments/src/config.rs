@@ -165,6 +165,15 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYMENTS_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
     pub rate_limit_per_minute: u32,
 
+    /// Hours an Idempotency-Key (and the first answer kept with it) is remembered; a repeat
+    /// after that is a new request. Expired keys are deleted by the service itself.
+    #[arg(
+        long,
+        env = "PAYMENTS_IDEMPOTENCY_RETENTION_HOURS",
+        default_value_t = 24
+    )]
+    pub idempotency_retention_hours: u64,
+
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "PAYMENTS_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -188,6 +197,7 @@ impl Default for ServeArgs {
             body_limit_bytes: 64 * 1024,
             request_timeout_secs: 30,
             rate_limit_per_minute: 600,
+            idempotency_retention_hours: 24,
             shutdown_grace_secs: 30,
             workers: None,
             console_secure_cookie: false,
@@ -252,22 +262,56 @@ pub enum WebhookCommand {
     },
 }
 
-/// `postgres://user:password@host/db` with the password masked; SQLite paths as they are.
+/// Checks that `DATABASE_URL` names a backend: `postgres://`, `postgresql://`, `sqlite://`, or
+/// a plain file path without `://`. Anything else (`postgress://…`, `mysql://…`) is refused
+/// instead of silently becoming an SQLite file named after the URL. The error names the setting
+/// and shows the URL masked.
+pub fn check_database_url(url: &str) -> Result<(), String> {
+    match url.split_once("://") {
+        None if url.trim().is_empty() => Err("DATABASE_URL is empty".to_string()),
+        None => Ok(()),
+        Some(("postgres" | "postgresql" | "sqlite", _)) => Ok(()),
+        Some((scheme, _)) => Err(format!(
+            "DATABASE_URL has an unsupported scheme \"{scheme}://\" in {}; use postgres://, \
+             postgresql://, sqlite:// or a file path",
+            masked_database_url(url)
+        )),
+    }
+}
+
+/// A database URL with every password masked: in the user info (`user:password@`, the password
+/// may itself contain `@`) and in query parameters (`?password=…`). Plain paths are shown as
+/// they are.
 pub fn masked_database_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    match rest.split_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split(':').next().unwrap_or_default();
-            if credentials.contains(':') {
-                format!("{scheme}://{user}:****@{host}")
-            } else {
-                format!("{scheme}://{user}@{host}")
+    let (base, query) = match rest.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (rest, None),
+    };
+    // The user info ends at the last `@` of the authority: an unescaped `@` in a password
+    // comes before it.
+    let base = match base.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _password)) => format!("{user}:****@{host}"),
+            None => format!("{credentials}@{host}"),
+        },
+        None => base.to_string(),
+    };
+    let Some(query) = query else {
+        return format!("{scheme}://{base}");
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
+                format!("{key}=****")
             }
-        }
-        None => url.to_string(),
-    }
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{scheme}://{base}?{}", query.join("&"))
 }
 
 /// The effective configuration as `NAME=value` lines, secrets masked.
@@ -317,6 +361,10 @@ pub fn describe(database: &DatabaseArgs, serve: &ServeArgs, log_format: LogForma
         (
             "PAYMENTS_REQUEST_TIMEOUT_SECS",
             serve.request_timeout_secs.to_string(),
+        ),
+        (
+            "PAYMENTS_IDEMPOTENCY_RETENTION_HOURS",
+            serve.idempotency_retention_hours.to_string(),
         ),
         (
             "PAYMENTS_SHUTDOWN_GRACE_SECS",
@@ -432,6 +480,50 @@ mod tests {
             .find(|arg| arg.get_id() == "batch_max_items")
             .and_then(|arg| arg.get_default_values().first().cloned());
         assert_eq!(default.as_deref().and_then(|v| v.to_str()), Some("64"));
+    }
+
+    #[test]
+    fn passwords_are_masked_wherever_the_url_carries_them() {
+        for (url, masked) in [
+            (
+                "postgres://app:p@ss@db:5432/payments",
+                "postgres://app:****@db:5432/payments",
+            ),
+            (
+                "postgres://app@db/payments?password=hunter2&sslmode=require",
+                "postgres://app@db/payments?password=****&sslmode=require",
+            ),
+            (
+                "postgresql://app:a@b@db/x?sslmode=disable&PassWord=c@d",
+                "postgresql://app:****@db/x?sslmode=disable&PassWord=****",
+            ),
+            ("postgres://db/payments", "postgres://db/payments"),
+        ] {
+            assert_eq!(masked_database_url(url), masked, "{url}");
+        }
+    }
+
+    #[test]
+    fn database_url_schemes_are_checked_naming_the_setting() {
+        for ok in [
+            "postgres://u@h/db",
+            "postgresql://u@h/db",
+            "sqlite://data/x.sqlite3",
+            "data/payments.sqlite3",
+            "/tmp/x.db",
+        ] {
+            assert_eq!(check_database_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "postgress://user:pw@host/db",
+            "mysql://u:pw@h/db",
+            "pg://h/db",
+            "",
+        ] {
+            let err = check_database_url(bad).unwrap_err();
+            assert!(err.contains("DATABASE_URL"), "{err}");
+            assert!(!err.contains("pw@"), "the password leaked: {err}");
+        }
     }
 
     #[test]

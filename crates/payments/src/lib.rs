@@ -21,7 +21,8 @@ use payments_api_actix::{
 use payments_domain::ports::WebhookSecretStore;
 use payments_domain::signature::WebhookSecret;
 use payments_domain::usecases::{
-    Authenticate, ConsoleQueries, ConsoleSessions, ReadBalance, ReceiveBankPayment,
+    Authenticate, ConsoleQueries, ConsoleSessions, IdempotentReplays, ReadBalance,
+    ReceiveBankPayment,
 };
 use rand::RngCore;
 
@@ -103,11 +104,17 @@ impl Application {
         let metrics = Metrics::new().context("building the metrics registry")?;
         database.observe_batches(Arc::new(ops::BatchMetrics(metrics.clone())));
         let database = Arc::new(database);
+        let idempotency = IdempotentReplays::new(
+            database.clone(),
+            std::time::Duration::from_secs(args.idempotency_retention_hours.max(1) * 3600),
+        );
+        spawn_idempotency_cleanup(idempotency.clone());
         let state = ApiState {
             receive_bank_payment: ReceiveBankPayment::new(database.clone()),
             read_balance: ReadBalance::new(database.clone()),
             authenticate: Authenticate::new(database.clone()),
             billing: BillingUseCases::from_adapter(database.clone()),
+            idempotency: idempotency.clone(),
             webhook_auth,
             readiness,
             pool_stats,
@@ -158,6 +165,25 @@ impl Application {
     }
 }
 
+/// Forgets idempotency keys past their retention: once at start, then every hour (or every
+/// retention, when shorter). Runs inside the service, for as long as it serves.
+fn spawn_idempotency_cleanup(replays: IdempotentReplays) {
+    let every = replays
+        .retention()
+        .min(std::time::Duration::from_secs(3600));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            match replays.expire(chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "expired idempotency keys"),
+                Err(error) => tracing::warn!(%error, "expiring idempotency keys failed"),
+            }
+        }
+    });
+}
+
 /// Applies pending migrations on a blocking thread; returns the names applied.
 pub async fn migrate(database: &Database) -> anyhow::Result<Vec<String>> {
     let database = database.clone();
@@ -169,6 +195,7 @@ pub async fn migrate(database: &Database) -> anyhow::Result<Vec<String>> {
 
 /// Connects to the configured database.
 pub fn connect(database: &config::DatabaseArgs) -> anyhow::Result<Database> {
+    config::check_database_url(&database.database_url).map_err(anyhow::Error::msg)?;
     Database::connect(&database.database_url, database.pool_options())
         .with_context(|| "cannot open the database given by DATABASE_URL".to_string())
 }

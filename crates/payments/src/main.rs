@@ -34,6 +34,8 @@ fn main() -> ExitCode {
 
 async fn run(args: Cli) -> anyhow::Result<()> {
     if let Some(Command::Config(serve)) = &args.command {
+        payments::config::check_database_url(&args.database.database_url)
+            .map_err(anyhow::Error::msg)?;
         print!("{}", describe(&args.database, serve, args.log_format));
         return Ok(());
     }

@@ -42,6 +42,7 @@ impl PoolStatsSource for DatabasePoolStats {
             checkouts: state.checkouts,
             wait_seconds: state.wait_seconds,
             checkout_failures: state.checkout_failures,
+            corrupt_rows: state.corrupt_rows,
         }
     }
 }

@@ -27,7 +27,11 @@
 //! the batch and never written.
 //!
 //! Bounded in time: the batch waits at most [`BatchOptions::max_wait`] for company, and every
-//! statement of its transaction is bounded by the pool's PostgreSQL `statement_timeout`.
+//! statement of its transaction is bounded by the pool's PostgreSQL `statement_timeout`. Each
+//! queued payment is registered with its request's deadline (`crate::deadline`): a payment
+//! whose deadline passed while queued is not written, and the batch's transaction ends,
+//! committed or rolled back, by the earliest deadline of its payments, so a request's timeout
+//! never answers 503 for a payment that commits afterwards.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -90,6 +94,17 @@ struct Job {
     now: DateTime<Utc>,
     arrived: Instant,
     reply: Reply,
+    /// Registered with the request's budget until answered (dropped): its timeout then waits
+    /// for this answer instead of answering "not done" while the batch may still commit.
+    registered: Option<crate::deadline::Registered>,
+}
+
+impl Job {
+    fn deadline(&self) -> Option<Instant> {
+        self.registered
+            .as_ref()
+            .map(crate::deadline::Registered::deadline)
+    }
 }
 
 #[derive(Default)]
@@ -154,6 +169,7 @@ impl GroupCommit {
         now: DateTime<Utc>,
     ) -> Result<RecordOutcome, RecordError> {
         let (reply, answer) = oneshot::channel();
+        let registered = crate::deadline::register(crate::deadline::capture())?;
         {
             let mut state = self.shared.lock();
             if !state.started {
@@ -165,6 +181,7 @@ impl GroupCommit {
                 now,
                 arrived: Instant::now(),
                 reply,
+                registered,
             });
             state.outstanding += 1;
         }
@@ -301,6 +318,22 @@ fn next_batch(shared: &Shared, options: BatchOptions) -> Option<(Vec<Job>, Durat
 
 /// Writes one batch and answers each of its callers.
 fn write_and_answer(backend: &Backend, jobs: Vec<Job>) {
+    // A payment whose request deadline passed while it was queued is not written: its request
+    // is answered 503, which must stay true.
+    let (jobs, late): (Vec<Job>, Vec<Job>) = jobs
+        .into_iter()
+        .partition(|j| j.deadline().is_none_or(|d| d > Instant::now()));
+    for job in late {
+        let _ = job.reply.send(Err(RecordError::Storage(StorageError::new(
+            "request deadline passed while queued; not written",
+        ))));
+    }
+    if jobs.is_empty() {
+        return;
+    }
+    // The batch's transaction ends, committed or rolled back, by the earliest deadline of
+    // its payments (see `crate::deadline`).
+    let deadline = jobs.iter().filter_map(Job::deadline).min();
     let payments: Vec<BankPayment> = jobs.iter().map(|j| j.payment.clone()).collect();
     // One instant for the batch: the latest of its callers' clocks, at the stored precision.
     let now = jobs
@@ -309,10 +342,13 @@ fn write_and_answer(backend: &Backend, jobs: Vec<Job>) {
         .max()
         .unwrap_or_else(Utc::now)
         .trunc_subsecs(6);
-    let answers = match with_writer(backend, |conn| match conn {
-        Conn::Postgres(conn) => write_batch(conn, &payments, now),
-        Conn::Sqlite(conn) => write_batch(conn, &payments, now),
-    }) {
+    let written = crate::deadline::with_deadline(deadline, || {
+        with_writer(backend, |conn| match conn {
+            Conn::Postgres(conn) => write_batch(conn, &payments, now),
+            Conn::Sqlite(conn) => write_batch(conn, &payments, now),
+        })
+    });
+    let answers = match written {
         Ok(answers) => answers,
         Err(error) => vec![Err(RecordError::Storage(error)); payments.len()],
     };

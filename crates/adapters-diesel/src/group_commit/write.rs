@@ -427,12 +427,24 @@ macro_rules! impl_batch_connection {
 
 impl_batch_connection!(
     PgConnection,
-    transaction: |conn, body| conn.transaction(body),
+    // Bounded by the earliest request deadline of the batch (see `crate::deadline`): the
+    // server cancels statements and lock waits when it runs out, and a batch whose body ends
+    // late rolls back instead of committing (its callers get 503, which is then true).
+    transaction: |conn, body| conn.transaction(|conn| {
+        crate::deadline::limit_pg_transaction(conn)?;
+        let done = body(conn)?;
+        crate::deadline::check().map_err(BatchAbort::Unknown)?;
+        Ok(done)
+    }),
     lock_rows: |query| query.for_no_key_update(),
 );
 
 impl_batch_connection!(
     SqliteConnection,
-    transaction: |conn, body| conn.immediate_transaction(body),
+    transaction: |conn, body| conn.immediate_transaction(|conn| {
+        let done = body(conn)?;
+        crate::deadline::check().map_err(BatchAbort::Unknown)?;
+        Ok(done)
+    }),
     lock_rows: |query| query,
 );

@@ -25,6 +25,11 @@ pub(crate) struct InvoiceRow {
 
 impl InvoiceRow {
     pub(crate) fn into_domain(self) -> Result<Invoice, Corrupt> {
+        let id = self.id.0;
+        self.decode().map_err(|e| e.of_row("invoices", id))
+    }
+
+    fn decode(self) -> Result<Invoice, Corrupt> {
         Ok(Invoice {
             id: InvoiceId(self.id.0),
             organization_id: OrganizationId(self.organization_id.0),

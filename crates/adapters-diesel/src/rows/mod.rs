@@ -25,9 +25,34 @@ use payments_domain::{Currency, Money, StorageError};
 #[derive(Debug)]
 pub(crate) struct Corrupt(pub(crate) String);
 
+/// Rows that did not decode since start, in this process (exported as a metric).
+pub(crate) static CORRUPT_ROWS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl From<Corrupt> for StorageError {
+    /// Counted here; logged once, where the request's error is answered (500).
     fn from(error: Corrupt) -> Self {
-        StorageError::new(format!("corrupt row: {}", error.0))
+        CORRUPT_ROWS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        StorageError::corrupt(error.0)
+    }
+}
+
+impl Corrupt {
+    /// Names the row: its table and id go into the log line.
+    pub(crate) fn of_row(self, table: &str, id: uuid::Uuid) -> Self {
+        Corrupt(format!("{table} row {id}: {}", self.0))
+    }
+}
+
+/// For lists: a row that does not decode is left out, logged with its id and counted, so one
+/// corrupt row does not take down every list that contains it. Reading it directly answers 500.
+pub(crate) fn keep_decodable<T>(decoded: Result<T, Corrupt>) -> Option<T> {
+    match decoded {
+        Ok(value) => Some(value),
+        Err(Corrupt(problem)) => {
+            CORRUPT_ROWS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(%problem, "a stored row does not decode; left out of the list");
+            None
+        }
     }
 }
 

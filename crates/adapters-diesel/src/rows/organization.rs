@@ -27,6 +27,11 @@ impl OrganizationRow {
     }
 
     pub(crate) fn into_domain(self) -> Result<Organization, Corrupt> {
+        let id = self.id.0;
+        self.decode().map_err(|e| e.of_row("organizations", id))
+    }
+
+    fn decode(self) -> Result<Organization, Corrupt> {
         let balance = self.balance()?;
         Ok(Organization::restore(
             OrganizationId(self.id.0),

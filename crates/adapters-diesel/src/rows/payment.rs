@@ -37,6 +37,11 @@ pub(crate) struct PaymentRow {
 
 impl PaymentRow {
     pub(crate) fn into_domain(self) -> Result<Payment, Corrupt> {
+        let id = self.id.0;
+        self.decode().map_err(|e| e.of_row("payments", id))
+    }
+
+    fn decode(self) -> Result<Payment, Corrupt> {
         let bank = match (self.operation_id, self.document_number, self.document_date) {
             (None, _, _) => None,
             (Some(operation_id), Some(number), Some(date)) => Some(BankDetails {

@@ -47,3 +47,9 @@ mod queries;
 mod secrets;
 mod staff_actions;
 mod tokens;
+
+// Hardening (issue 8): accepted values read back unchanged, migrations beyond the statement
+// timeout, the ledger audit tied to payments.
+mod ledger_tie;
+mod migrations;
+mod roundtrip;

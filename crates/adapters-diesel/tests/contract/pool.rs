@@ -28,7 +28,8 @@ async fn sqlite_url_creates_directories_and_reports_migration_names() {
         vec![
             "2026-11-25-000001_ledger".to_string(),
             "2026-11-25-000002_billing".to_string(),
-            "2026-12-01-000001_console".to_string()
+            "2026-12-01-000001_console".to_string(),
+            "2026-12-01-000002_idempotent_responses".to_string()
         ]
     );
     assert!(database.run_pending_migrations().unwrap().is_empty());

@@ -249,6 +249,12 @@ async fn approving_a_payment_of_an_invoice_paid_by_another_is_refused(db: &TestD
         .unwrap(),
     );
     applied(act(db, second.id, approve()).await.unwrap());
+    // Back to awaiting approval (staff approve only from there): its invoice is paid now.
+    db.execute_sql(&format!(
+        "UPDATE payments SET status = 'pending_approval' WHERE id = '{}'",
+        first.id
+    ))
+    .unwrap();
     let before = ledger_state(db, &organization).await;
     assert_eq!(
         act(db, first.id, approve()).await,
@@ -257,7 +263,10 @@ async fn approving_a_payment_of_an_invoice_paid_by_another_is_refused(db: &TestD
         ))
     );
     assert_eq!(ledger_state(db, &organization).await, before);
-    assert_eq!(status_of(db, first.id).await, PaymentStatus::Processing);
+    assert_eq!(
+        status_of(db, first.id).await,
+        PaymentStatus::PendingApproval
+    );
 }
 
 async fn staff_actions_on_an_unknown_payment_are_not_found(db: &TestDatabase) {

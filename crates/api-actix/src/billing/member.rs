@@ -15,8 +15,10 @@ use super::wire::{
 use super::{bad_page_example, json_object, list_query, page_query};
 use super::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::auth::Call;
-use crate::error::Rejection;
+use crate::error::{ApiError, Rejection};
 use crate::openapi::FailureBody;
+use payments_domain::ports::StoredResponse;
+use payments_domain::usecases::BillingError;
 
 /// Message of a manual payment's 201 (and of its idempotent replays).
 pub(crate) const MANUAL_SUBMITTED: &str = "Payment submitted; it awaits approval by staff.";
@@ -179,14 +181,45 @@ pub(crate) async fn submit_manual_payment(
         .execute(&call.principal, &raw, key.as_deref(), Utc::now())
         .await
         .map_err(call.fail())?;
-    let mut response = HttpResponse::build(StatusCode::CREATED);
+    let replays = &call.state.idempotency;
     if !receipt.created {
-        response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+        // The first answer, byte for byte, when it was kept (it is, unless the process died
+        // between committing the payment and keeping its answer: then the payment as it is).
+        let first = replays
+            .first_answer(&call.principal, key.as_deref())
+            .await
+            .map_err(|e| call.fail()(BillingError::Storage(e)))?;
+        if let Some(first) = first {
+            let status = StatusCode::from_u16(first.status).unwrap_or(StatusCode::CREATED);
+            return Ok(HttpResponse::build(status)
+                .insert_header((IDEMPOTENT_REPLAYED, "true"))
+                .content_type("application/json")
+                .body(first.body));
+        }
     }
-    Ok(response.json(call.envelope(
+    let body = serde_json::to_string(&call.envelope(
         PaymentBody::of_view(receipt.payment),
         Some(MANUAL_SUBMITTED),
-    )))
+    ))
+    .map_err(|_| call.fail()(ApiError::Internal))?;
+    let mut response = HttpResponse::build(StatusCode::CREATED);
+    if receipt.created {
+        // Kept after the commit; if this fails the payment stands and a repeat answers it
+        // as it is then.
+        let first = StoredResponse {
+            status: StatusCode::CREATED.as_u16(),
+            body: body.clone(),
+        };
+        if let Err(error) = replays
+            .remember(&call.principal, key.as_deref(), &first)
+            .await
+        {
+            tracing::warn!(%error, "could not keep the first answer of an idempotency key");
+        }
+    } else {
+        response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    }
+    Ok(response.content_type("application/json").body(body))
 }
 
 /// `GET /invoices/`.

@@ -63,7 +63,7 @@ pub(crate) async fn list_payments(
     Ok(call.page(&request, found, AdminPaymentBody::of_view))
 }
 
-/// The optional `admin_notes` of approve and refund; blank is the same as absent.
+/// The optional `admin_notes` of approve and refund, as sent (the domain validates them).
 async fn optional_notes(
     call: &Call,
     request: &HttpRequest,
@@ -75,7 +75,7 @@ async fn optional_notes(
     let mut errors = FieldErrors::new();
     let notes = body.text("admin_notes", &mut errors);
     no_field_errors(errors).map_err(call.fail())?;
-    Ok(notes.filter(|notes| !notes.trim().is_empty()))
+    Ok(notes)
 }
 
 /// Applies `action` and answers 200 with the payment, changed now or before.
@@ -132,7 +132,7 @@ async fn act(
                                       (named, with the ones it would need), or its invoice was \
                                       paid by another payment",
          body = FailureBody,
-         example = json!(examples::transition("failed", &["pending_approval", "processing"]))),
+         example = json!(examples::transition("failed", &["pending_approval"]))),
         (status = 422, description = "The credit would overflow the balance; nothing changed",
          body = FailureBody,
          example = json!(examples::fail("The payment would take the balance over its maximum of 9999999999999.99."))),
@@ -144,7 +144,9 @@ pub(crate) async fn approve(
     payload: web::Payload,
 ) -> Result<HttpResponse, Rejection> {
     let admin_notes = optional_notes(&call, &request, payload).await?;
-    let action = StaffAction::Approve { admin_notes };
+    let action = StaffAction::approve(admin_notes.as_deref())
+        .map_err(ApiError::InvalidData)
+        .map_err(call.fail())?;
     act(&call, &request, action, (APPROVED, ALREADY_APPROVED)).await
 }
 
@@ -176,7 +178,7 @@ pub(crate) async fn approve(
         (status = 409, description = "The payment is in a status that cannot be rejected",
          body = FailureBody,
          example = json!(examples::transition("succeeded",
-                                              &["pending", "pending_approval", "processing"]))),
+                                              &["pending_approval"]))),
     )
 )]
 pub(crate) async fn reject(
@@ -231,6 +233,8 @@ pub(crate) async fn refund(
     payload: web::Payload,
 ) -> Result<HttpResponse, Rejection> {
     let admin_notes = optional_notes(&call, &request, payload).await?;
-    let action = StaffAction::Refund { admin_notes };
+    let action = StaffAction::refund(admin_notes.as_deref())
+        .map_err(ApiError::InvalidData)
+        .map_err(call.fail())?;
     act(&call, &request, action, (REFUNDED, ALREADY_REFUNDED)).await
 }

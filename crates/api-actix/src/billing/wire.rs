@@ -538,8 +538,10 @@ pub(crate) struct RejectRequest {
 #[allow(dead_code)]
 pub(crate) struct NewOrganizationRequest {
     /// 10 or 12 digits; unique.
+    #[schema(pattern = r"^\s*(\d{10}|\d{12})\s*$")]
     inn: String,
-    /// 1 to 255 characters.
+    /// 1 to 255 characters, no control characters.
+    #[schema(min_length = 1, max_length = 255)]
     name: String,
     /// ISO 3166-1 alpha-2; default `RU`.
     country: Option<String>,

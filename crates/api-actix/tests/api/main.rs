@@ -5,6 +5,7 @@ mod support;
 
 mod billing;
 mod console;
+mod hardening;
 mod http;
 mod openapi;
 mod operability;

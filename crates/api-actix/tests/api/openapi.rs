@@ -711,14 +711,15 @@ async fn own_billing_answer(method: &str, path: &str, status: u16) -> Option<Ans
                     return Some(as_role(true, staff_sends("POST", &uri, body), |_| {}).await);
                 }
                 (_, 404) => Err(StaffActionError::PaymentNotFound),
-                ("approve", 409) => Err(PaymentStatus::Failed
-                    .transition_to(PaymentStatus::Succeeded)
-                    .unwrap_err()
-                    .into()),
-                ("reject", 409) => Err(PaymentStatus::Succeeded
-                    .transition_to(PaymentStatus::Failed)
-                    .unwrap_err()
-                    .into()),
+                // As plan_staff_action refuses: approve and reject need pending_approval.
+                ("approve", 409) => Err(staff_refusal(
+                    PaymentStatus::Failed,
+                    PaymentStatus::Succeeded,
+                )),
+                ("reject", 409) => Err(staff_refusal(
+                    PaymentStatus::Succeeded,
+                    PaymentStatus::Failed,
+                )),
                 ("refund", 409) => Err(PaymentStatus::PendingApproval
                     .transition_to(PaymentStatus::Refunded)
                     .unwrap_err()
@@ -896,4 +897,13 @@ async fn own_billing_answer(method: &str, path: &str, status: u16) -> Option<Ans
         _ => return None,
     };
     Some(answer)
+}
+
+/// The refusal of approve or reject on a payment that does not await approval.
+fn staff_refusal(current: PaymentStatus, requested: PaymentStatus) -> StaffActionError {
+    StaffActionError::InvalidTransition(payments_domain::payment::InvalidTransition {
+        current,
+        requested,
+        required: vec![PaymentStatus::PendingApproval],
+    })
 }

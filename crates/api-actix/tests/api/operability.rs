@@ -197,6 +197,7 @@ async fn metrics_count_traffic_outcomes_credits_and_pool() {
             checkouts: 7,
             wait_seconds: 0.25,
             checkout_failures: 1,
+            corrupt_rows: 2,
         },
         ..Ports::new()
     }
@@ -245,6 +246,7 @@ async fn metrics_count_traffic_outcomes_credits_and_pool() {
         ("db_pool_checkouts_total", 7.0),
         ("db_pool_wait_seconds_total", 0.25),
         ("db_pool_checkout_failures_total", 1.0),
+        ("db_corrupt_rows_total", 2.0),
     ] {
         assert_eq!(sample(text, name), Some(value), "{name} in:\n{text}");
     }

@@ -348,21 +348,42 @@ fn audit_input(
     succeeded: i64,
     log: Vec<crate::ledger::BalanceLogEntry>,
 ) -> LedgerAuditInput {
+    // The payments the log names, as their entries say they went.
+    let mut payments: Vec<AuditedPayment> = Vec::new();
+    for entry in &log {
+        match payments.iter_mut().find(|p| p.id == entry.payment_id) {
+            Some(p) => p.status = PaymentStatus::Refunded,
+            None => payments.push(AuditedPayment {
+                id: entry.payment_id,
+                amount_minor_units: entry.delta_minor_units.abs(),
+                status: PaymentStatus::Succeeded,
+            }),
+        }
+    }
     LedgerAuditInput {
         organization_id: OrganizationId::new_random(),
         inn: "1234567890".into(),
         balance: rub(balance),
         log,
         succeeded_minor_units: succeeded,
+        payments,
     }
 }
 
 fn log_entry(previous: &str, new: &str) -> crate::ledger::BalanceLogEntry {
+    log_entry_of(PaymentId::new_random(), previous, new)
+}
+
+fn log_entry_of(
+    payment_id: PaymentId,
+    previous: &str,
+    new: &str,
+) -> crate::ledger::BalanceLogEntry {
     let (previous, new) = (rub(previous), rub(new));
     crate::ledger::BalanceLogEntry {
         id: Uuid::new_v4(),
         organization_id: OrganizationId::new_random(),
-        payment_id: PaymentId::new_random(),
+        payment_id,
         previous_balance: previous,
         new_balance: new,
         delta_minor_units: new.to_minor_units() - previous.to_minor_units(),
@@ -370,9 +391,56 @@ fn log_entry(previous: &str, new: &str) -> crate::ledger::BalanceLogEntry {
     }
 }
 
+/// One payment credited twice and another of the same amount never: the chain, the
+/// balance and the sum of succeeded payments all agree; only the tie to payments tells.
+#[test]
+fn ledger_audit_catches_errors_that_cancel_out() {
+    let (twice, never) = (PaymentId::new_random(), PaymentId::new_random());
+    let log = vec![
+        log_entry_of(twice, "0", "10"),
+        log_entry_of(twice, "10", "20"),
+    ];
+    let mut input = audit_input("20", 2000, log);
+    input.payments = vec![
+        AuditedPayment {
+            id: twice,
+            amount_minor_units: 1000,
+            status: PaymentStatus::Succeeded,
+        },
+        AuditedPayment {
+            id: never,
+            amount_minor_units: 1000,
+            status: PaymentStatus::Succeeded,
+        },
+    ];
+    let failure = audit_organization(&input).unwrap_err();
+    assert!(failure.problem.contains(&twice.to_string()), "{failure}");
+    assert!(failure.problem.contains(&never.to_string()), "{failure}");
+
+    // An entry whose payment is not the organization's, and a refund without its debit.
+    let stray = PaymentId::new_random();
+    let mut input = audit_input("10", 1000, vec![log_entry_of(stray, "0", "10")]);
+    input.payments.clear();
+    assert!(audit_organization(&input)
+        .unwrap_err()
+        .problem
+        .contains("not one of its payments"));
+    let refunded = PaymentId::new_random();
+    let mut input = audit_input("10", 1000, vec![log_entry_of(refunded, "0", "10")]);
+    input.payments[0].status = PaymentStatus::Refunded;
+    input.succeeded_minor_units = 1000;
+    assert!(audit_organization(&input).is_err());
+}
+
 #[test]
 fn ledger_audit_checks_chain_and_payments() {
-    let log = vec![log_entry("0", "10"), log_entry("10", "4")];
+    // One payment of 6.00 credited then refunded, one of 4.00 credited.
+    let refunded = PaymentId::new_random();
+    let log = vec![
+        log_entry_of(refunded, "0", "6"),
+        log_entry("6", "10"),
+        log_entry_of(refunded, "10", "4"),
+    ];
     assert_eq!(
         audit_organization(&audit_input("4", 400, log.clone())),
         Ok(())
@@ -380,4 +448,96 @@ fn ledger_audit_checks_chain_and_payments() {
     let failure = audit_organization(&audit_input("4", 1000, log.clone())).unwrap_err();
     assert!(failure.to_string().contains("1234567890"), "{failure}");
     assert!(audit_organization(&audit_input("5", 500, log)).is_err());
+}
+
+#[test]
+fn approval_of_a_draft_void_or_uncollectible_invoice_is_refused() {
+    let org = OrganizationId::new_random();
+    for status in [
+        InvoiceStatus::Draft,
+        InvoiceStatus::Void,
+        InvoiceStatus::Uncollectible,
+    ] {
+        let mut inv = invoice(org, InvoiceStatus::Pending);
+        let payment = pending_payment(org, &inv);
+        inv.status = status;
+        assert_eq!(
+            plan_staff_action(
+                &StaffAction::Approve { admin_notes: None },
+                &payment,
+                Some(&inv),
+                rub("0"),
+                Utc::now()
+            ),
+            Err(StaffActionError::InvoiceNotPayable {
+                number: inv.number.to_string(),
+                status
+            }),
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn approve_and_reject_act_only_on_pending_approval() {
+    let org = OrganizationId::new_random();
+    let inv = invoice(org, InvoiceStatus::Pending);
+    let mut payment = pending_payment(org, &inv);
+    for (status, action) in [
+        (
+            PaymentStatus::Processing,
+            StaffAction::Approve { admin_notes: None },
+        ),
+        (
+            PaymentStatus::Pending,
+            StaffAction::reject(Some("no")).unwrap(),
+        ),
+        (
+            PaymentStatus::Pending,
+            StaffAction::Approve { admin_notes: None },
+        ),
+        (
+            PaymentStatus::Processing,
+            StaffAction::reject(Some("no")).unwrap(),
+        ),
+    ] {
+        payment.status = status;
+        let refusal = plan_staff_action(&action, &payment, Some(&inv), rub("0"), Utc::now());
+        assert_eq!(
+            refusal,
+            Err(StaffActionError::InvalidTransition(InvalidTransition {
+                current: status,
+                requested: action.target(),
+                required: vec![PaymentStatus::PendingApproval],
+            })),
+            "{action} from {status}"
+        );
+    }
+}
+
+#[test]
+fn admin_notes_are_validated_for_every_action() {
+    assert_eq!(
+        StaffAction::approve(Some("  ")).unwrap(),
+        StaffAction::Approve { admin_notes: None }
+    );
+    assert_eq!(
+        StaffAction::refund(Some(" ok ")).unwrap(),
+        StaffAction::Refund {
+            admin_notes: Some("ok".into())
+        }
+    );
+    for build in [
+        StaffAction::approve,
+        StaffAction::refund,
+        StaffAction::reject,
+    ] {
+        assert!(build(Some("a\u{0}b")).is_err());
+        assert!(build(Some(&"x".repeat(MAX_NOTES_CHARS + 1))).is_err());
+    }
+    // Built directly (as the console does), the use case re-checks them.
+    let direct = StaffAction::Approve {
+        admin_notes: Some("a\u{0}b".into()),
+    };
+    assert!(direct.validated().is_err());
 }

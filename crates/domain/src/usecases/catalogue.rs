@@ -226,6 +226,15 @@ fn validate_config(
         .unwrap_or_else(|| serde_json::json!({}));
     if !details.is_object() {
         errors.add("details", "Must be a JSON object.");
+    } else if let Err(reason) = crate::text::check_json(&details) {
+        errors.add("details", reason);
+    }
+    if let Some(Err(reason)) = input
+        .instructions
+        .as_deref()
+        .map(crate::text::check_free_text)
+    {
+        errors.add("instructions", reason);
     }
     let (Some(country), Some(method), Some(display_name)) = (country, method, display_name) else {
         return Err(BillingError::Invalid(errors));

@@ -79,14 +79,18 @@ pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> BillingError {
     BillingError::Invalid(errors)
 }
 
-/// A required name of 1 to 255 characters, trimmed; the reason is recorded when it is not.
+/// A required name of 1 to 255 characters, trimmed, without control characters; the reason
+/// is recorded when it is not.
 pub(crate) fn required_name(
     errors: &mut FieldErrors,
     field: &str,
     value: Option<&str>,
 ) -> Option<String> {
     match value.map(str::trim) {
-        Some(name) if !name.is_empty() && name.chars().count() <= 255 => Some(name.to_string()),
+        Some(name) if !name.is_empty() && name.chars().count() <= 255 => errors.check(
+            field,
+            crate::text::check_readable_text(name).map(|()| name.to_string()),
+        ),
         Some(_) => {
             errors.add(field, "Must be 1 to 255 characters.");
             None

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -94,11 +94,7 @@ impl InvoicesAdmin {
             _ => None,
         };
         let due_date = match input.due_date.as_deref() {
-            Some(text) => errors.check(
-                "due_date",
-                NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-                    .map_err(|_| "Date has wrong format. Use YYYY-MM-DD."),
-            ),
+            Some(text) => errors.check("due_date", crate::invoice::parse_due_date(text)),
             None => None,
         };
         let id = InvoiceId(Uuid::new_v4());

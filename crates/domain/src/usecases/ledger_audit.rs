@@ -48,6 +48,7 @@ mod tests {
                     balance,
                     log: vec![],
                     succeeded_minor_units: 500,
+                    payments: vec![],
                 },
                 LedgerAuditInput {
                     organization_id: OrganizationId::new_random(),
@@ -55,6 +56,7 @@ mod tests {
                     balance: Money::zero(Currency::RUB),
                     log: vec![],
                     succeeded_minor_units: 0,
+                    payments: vec![],
                 },
             ])
         });

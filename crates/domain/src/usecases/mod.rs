@@ -26,6 +26,7 @@ pub mod access;
 pub mod catalogue;
 pub mod console;
 pub mod error;
+pub mod idempotency;
 pub mod invoices;
 pub mod ledger_audit;
 pub mod manual_payment;
@@ -45,6 +46,7 @@ pub use console::{
     ConsoleQueries, ConsoleQueryPorts, ConsoleSession, ConsoleSessions, PaymentSearch, SignInError,
 };
 pub use error::{BillingError, Resource};
+pub use idempotency::IdempotentReplays;
 pub use invoices::{InvoicesAdmin, NewInvoiceInput};
 pub use ledger_audit::VerifyLedger;
 pub use manual_payment::{ManualPaymentReceipt, SubmitManualPayment};

@@ -98,6 +98,9 @@ impl StaffActions {
         now: DateTime<Utc>,
     ) -> Result<StaffActionReceipt, BillingError> {
         caller.require_staff()?;
+        // However the action was built (API, console, another service), its notes obey the
+        // same rules before anything is stored.
+        let action = action.validated().map_err(BillingError::Invalid)?;
         let (payment, applied) = match self
             .staff
             .apply_staff_action(payment_id, &action, now)

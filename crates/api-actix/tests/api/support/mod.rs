@@ -19,11 +19,21 @@ use payments_api_actix::{
 use payments_domain::auth::{NewToken, Role, User};
 use payments_domain::bank::{RawBankPayment, RawField};
 use payments_domain::ledger::credit;
+use payments_domain::ports::MockIdempotencyStore;
 use payments_domain::ports::{
     MockBankPaymentStore, MockOrganizationStore, MockTokenStore, RecordError, RecordOutcome,
 };
 use payments_domain::signature::{self, WebhookSecret};
-use payments_domain::usecases::{Authenticate, ReadBalance, ReceiveBankPayment};
+use payments_domain::usecases::idempotency::DEFAULT_RETENTION;
+use payments_domain::usecases::{Authenticate, IdempotentReplays, ReadBalance, ReceiveBankPayment};
+
+/// An idempotency store that keeps nothing: replays answer the payment as it is.
+pub fn forgetful_idempotency_store() -> MockIdempotencyStore {
+    let mut store = MockIdempotencyStore::new();
+    store.expect_find_response().returning(|_, _| Ok(None));
+    store.expect_store_response().returning(|_, _, _| Ok(()));
+    store
+}
 use payments_domain::{BankPayment, Currency, Inn, Money, Organization, OrganizationId, PaymentId};
 use serde_json::{json, Value};
 
@@ -50,6 +60,8 @@ pub struct Ports {
     pub readiness: Arc<dyn ReadinessCheck>,
     pub pool_stats: PoolStats,
     pub rate_limit: RateLimit,
+    /// Keeps no first answers unless a test says otherwise.
+    pub idempotency: MockIdempotencyStore,
 }
 
 impl Ports {
@@ -70,6 +82,7 @@ impl Ports {
             readiness: Arc::new(AlwaysReady),
             pool_stats: PoolStats::default(),
             rate_limit: RateLimit::unlimited(),
+            idempotency: forgetful_idempotency_store(),
         }
     }
 
@@ -140,6 +153,7 @@ impl Ports {
             read_balance: ReadBalance::new(Arc::new(self.organizations)),
             authenticate: Authenticate::new(Arc::new(self.tokens)),
             billing: self.billing.billing(),
+            idempotency: IdempotentReplays::new(Arc::new(self.idempotency), DEFAULT_RETENTION),
             webhook_auth: self.auth,
             readiness: self.readiness,
             pool_stats: Arc::new(move || pool_stats),
