@@ -1,4 +1,4 @@
-//! The request deadline inside database work (see `payments_domain::deadline`).
+//! The request deadline inside database work (see `payments_request_deadline`).
 //!
 //! [`blocking`](crate::database) captures the deadline of the request in its async context and
 //! installs it for the blocking thread that runs the database work. There:
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::PgConnection;
-use payments_domain::deadline::RequestBudget;
 use payments_domain::StorageError;
+use payments_request_deadline::RequestBudget;
 
 thread_local! {
     static CURRENT: Cell<Option<Instant>> = const { Cell::new(None) };
@@ -26,7 +26,7 @@ thread_local! {
 
 /// The budget of the request in whose async context this is called.
 pub(crate) fn capture() -> Option<Arc<RequestBudget>> {
-    payments_domain::deadline::current()
+    payments_request_deadline::current()
 }
 
 /// Storage work registered with its request's budget; dropping it ends the registration

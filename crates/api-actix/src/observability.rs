@@ -7,7 +7,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
-use payments_domain::deadline::RequestBudget;
+use payments_request_deadline::RequestBudget;
 use tracing::field::Empty;
 use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
@@ -157,7 +157,7 @@ pub(crate) async fn enforce_timeout(
     let http_request = request.request().clone();
     let started = Instant::now();
     let budget = RequestBudget::new(started + database_deadline(limit));
-    let handler = payments_domain::deadline::within(budget.clone(), next.call(request));
+    let handler = payments_request_deadline::within(budget.clone(), next.call(request));
     tokio::pin!(handler);
     tokio::select! {
         result = &mut handler => return result.map(ServiceResponse::map_into_left_body),

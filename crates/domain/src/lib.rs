@@ -16,7 +16,6 @@ pub mod bank_batch;
 pub mod billing;
 pub mod catalogue;
 pub mod console;
-pub mod deadline;
 pub mod error;
 pub mod idempotency;
 pub mod invoice;
