@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use payments_domain::auth::{TokenHash, TokenId, TokenRecord, User};
 use payments_domain::ports::TokenStore;
-use payments_domain::StorageError;
+use payments_domain::{Inn, Organization, StorageError};
 
 use crate::pool::with_connection;
-use crate::rows::TokenRow;
-use crate::schema::{api_tokens, users};
+use crate::rows::{OrganizationRow, TokenRow};
+use crate::schema::{api_tokens, organizations, users};
 use crate::sql_types::{SqlTimestamp, SqlUuid};
 use crate::tx::{for_both_backends, storage, with_retries, Abort};
 use crate::Database;
@@ -23,6 +23,12 @@ pub(crate) trait TokenQueries {
     ) -> Result<(), StorageError>;
 
     fn find_token(&mut self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError>;
+
+    fn find_token_and_organization(
+        &mut self,
+        hash: &TokenHash,
+        inn: &Inn,
+    ) -> Result<(Option<TokenRecord>, Option<Organization>), StorageError>;
 
     fn revoke_token(&mut self, id: TokenId, now: DateTime<Utc>) -> Result<bool, StorageError>;
 }
@@ -86,6 +92,52 @@ for_both_backends! {
             Ok(row.map(TokenRow::into_domain).transpose()?)
         }
 
+        fn find_token_and_organization(
+            &mut self,
+            hash: &TokenHash,
+            inn: &Inn,
+        ) -> Result<(Option<TokenRecord>, Option<Organization>), StorageError> {
+            // One statement: the token (with its user) left-joined with the organization of
+            // the path's INN, both by unique index. No token, no row: the caller is refused
+            // before the organization matters.
+            let row = api_tokens::table
+                .inner_join(users::table)
+                .left_join(organizations::table.on(organizations::inn.eq(inn.as_str())))
+                .filter(api_tokens::token_hash.eq(hash.as_str()))
+                .select((
+                    (
+                        api_tokens::id,
+                        api_tokens::token_hash,
+                        api_tokens::user_id,
+                        users::role,
+                        users::organization_id,
+                        api_tokens::created_at,
+                        api_tokens::revoked_at,
+                    ),
+                    (
+                        organizations::id,
+                        organizations::inn,
+                        organizations::name,
+                        organizations::country,
+                        organizations::currency,
+                        organizations::balance_minor,
+                        organizations::created_at,
+                        organizations::updated_at,
+                    )
+                        .nullable(),
+                ))
+                .first::<(TokenRow, Option<OrganizationRow>)>(self)
+                .optional()
+                .map_err(storage)?;
+            let Some((token, organization)) = row else {
+                return Ok((None, None));
+            };
+            Ok((
+                Some(token.into_domain()?),
+                organization.map(OrganizationRow::into_domain).transpose()?,
+            ))
+        }
+
         fn revoke_token(
             &mut self,
             id: TokenId,
@@ -130,6 +182,15 @@ impl TokenStore for Database {
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError> {
         let hash = hash.clone();
         with_connection!(self, |conn| conn.find_token(&hash))
+    }
+
+    async fn find_token_and_organization(
+        &self,
+        hash: &TokenHash,
+        inn: &Inn,
+    ) -> Result<(Option<TokenRecord>, Option<Organization>), StorageError> {
+        let (hash, inn) = (hash.clone(), inn.clone());
+        with_connection!(self, |conn| conn.find_token_and_organization(&hash, &inn))
     }
 
     async fn revoke_token(&self, id: TokenId, now: DateTime<Utc>) -> Result<bool, StorageError> {

@@ -13,7 +13,7 @@ use payments_domain::auth::{self, Principal};
 use payments_domain::usecases::AuthenticationError;
 
 use crate::error::{request_id_of, ApiError, Rejection};
-use crate::{ApiState, WebhookAuth};
+use crate::ApiState;
 
 /// The `Authorization` header, copied out so that futures do not borrow the request;
 /// `Err` when it is not visible ASCII.
@@ -50,23 +50,16 @@ async fn authenticate(
     Ok(state.authenticate.execute(token).await?)
 }
 
-/// Who reads a balance. `None` only in legacy open mode, where reads need no token.
-pub(crate) struct Caller(pub Option<Principal>);
-
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = state_of(request);
-        let authorization = authorization_of(request);
-        Box::pin(async move {
-            let state = state?;
-            if matches!(state.webhook_auth, WebhookAuth::LegacyOpen) {
-                return Ok(Self(None));
-            }
-            Ok(Self(Some(authenticate(&state, &authorization).await?)))
-        })
+/// The request's bearer token, `None` when there is none; a header that is not visible ASCII
+/// holds no token we could have issued. For the balance read, which authenticates in its use
+/// case (one storage call for the token and the organization).
+pub(crate) fn bearer_of(request: &HttpRequest) -> Result<Option<&str>, AuthenticationError> {
+    match request.headers().get(header::AUTHORIZATION) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(auth::bearer_token)
+            .map_err(|_| AuthenticationError::Invalid),
     }
 }
 

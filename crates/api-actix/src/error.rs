@@ -315,6 +315,7 @@ impl From<ReadBalanceError> for ApiError {
     fn from(error: ReadBalanceError) -> Self {
         match error {
             ReadBalanceError::NotFound => Self::NotFound(error.to_string().into()),
+            ReadBalanceError::Unauthenticated(refused) => refused.into(),
             ReadBalanceError::Storage(cause) => Self::storage(cause),
             _ => Self::Internal,
         }

@@ -140,6 +140,17 @@ pub trait TokenStore: Send + Sync {
     /// organization, or `None`.
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StorageError>;
 
+    /// What [`TokenStore::find_token`] and [`OrganizationStore::find_by_inn`] return, read in
+    /// one storage call (one connection, one round trip where the backend allows): a balance
+    /// read needs both, on every request. Nothing is cached; the token is read fresh, so a
+    /// revocation takes effect on the next request. When no token has `hash`, the
+    /// organization may be left unread (`None`): such a caller is refused anyway.
+    async fn find_token_and_organization(
+        &self,
+        hash: &TokenHash,
+        inn: &Inn,
+    ) -> Result<(Option<TokenRecord>, Option<Organization>), StorageError>;
+
     /// Marks a token revoked at `now`. Returns `false` when no token has this id. Revoking
     /// twice keeps the first revocation time.
     async fn revoke_token(&self, id: TokenId, now: DateTime<Utc>) -> Result<bool, StorageError>;

@@ -111,7 +111,7 @@ impl Application {
         spawn_idempotency_cleanup(idempotency.clone());
         let state = ApiState {
             receive_bank_payment: ReceiveBankPayment::new(database.clone()),
-            read_balance: ReadBalance::new(database.clone()),
+            read_balance: ReadBalance::new(database.clone(), database.clone()),
             authenticate: Authenticate::new(database.clone()),
             billing: BillingUseCases::from_adapter(database.clone()),
             idempotency: idempotency.clone(),

@@ -29,13 +29,26 @@ pub(super) fn write_batch<C: BatchConnection>(
     now: DateTime<Utc>,
 ) -> Vec<Result<RecordOutcome, RecordError>> {
     let mut attempt = 1;
+    // Most batches pay organizations that exist already: lock them first and insert only
+    // when one is missing (then the attempt rolls back and starts over with the inserts, so
+    // that rows are still locked in one order).
+    let mut insert_organizations = false;
     loop {
-        match conn.write_batch_once(payments, now) {
+        match conn.write_batch_once(payments, now, insert_organizations) {
             Ok(answers) => return answers,
+            Err(BatchAbort::NewOrganizations) if !insert_organizations => {
+                insert_organizations = true;
+            }
             Err(BatchAbort::Retry(reason)) if attempt < MAX_BATCH_ATTEMPTS => {
                 tracing::debug!(attempt, %reason, "bank payment batch planned again");
                 std::thread::sleep(Duration::from_millis(u64::from(attempt)));
                 attempt += 1;
+            }
+            Err(BatchAbort::NewOrganizations) => {
+                // Cannot happen after the inserts; treated as any refused statement.
+                let reason = "organizations missing after their insert".to_string();
+                tracing::warn!(%reason, items = payments.len(), "bank payment batch failed; writing its items one by one");
+                return payments.iter().map(|p| record(conn, p, now)).collect();
             }
             Err(BatchAbort::Retry(reason)) | Err(BatchAbort::Statement(reason)) => {
                 // Nothing of the batch was written: each payment gets its own transaction, so
@@ -61,6 +74,8 @@ pub(super) enum BatchAbort {
     /// Storage is failing, or the outcome is unknown: answer 503 to everyone (a retry of a
     /// webhook is safe).
     Unknown(StorageError),
+    /// An organization of the batch does not exist yet: start over, inserting first.
+    NewOrganizations,
 }
 
 impl From<DieselError> for BatchAbort {
@@ -97,6 +112,36 @@ pub(super) trait BatchInserts {
         -> QueryResult<()>;
     /// The payments stored under these operation ids.
     fn stored_payments(&mut self, operation_ids: &[SqlUuid]) -> QueryResult<Vec<StoredRow>>;
+    /// The plan's writes: inserts the payments whose operation_id is not taken yet and, only
+    /// if that was all of them, stores the new balances and inserts the log rows in the order
+    /// given. Returns how many payments it inserted; fewer than given means nothing else was
+    /// written and the caller must roll back.
+    fn write_plan(
+        &mut self,
+        payments: Vec<NewPayment<'_>>,
+        balances: &[(Uuid, i64)],
+        log: Vec<NewLogEntry>,
+        stamp: SqlTimestamp,
+    ) -> QueryResult<usize> {
+        let expected = payments.len();
+        let inserted = if expected == 0 {
+            0
+        } else {
+            self.insert_payments(payments)?
+        };
+        if inserted != expected {
+            return Ok(inserted);
+        }
+        if !balances.is_empty() {
+            self.update_balances(balances, stamp)?;
+        }
+        if !log.is_empty() {
+            self.insert_log(log)?;
+        }
+        Ok(inserted)
+    }
+    /// Inserts log rows in the order given.
+    fn insert_log(&mut self, log: Vec<NewLogEntry>) -> QueryResult<()>;
 }
 
 /// A stored bank payment read by [`BatchInserts::stored_payments`].
@@ -133,6 +178,162 @@ impl StoredByName {
 }
 
 impl BatchInserts for PgConnection {
+    fn insert_log(&mut self, log: Vec<NewLogEntry>) -> QueryResult<()> {
+        diesel::insert_into(balance_log::table)
+            .values(log)
+            .execute(self)
+            .map(drop)
+    }
+
+    /// One statement, one round trip (three before): the rows go as arrays. The balances and
+    /// the log are written only when every payment was inserted (`expected`); otherwise a
+    /// concurrent writer took an operation id and the caller rolls back and plans again.
+    fn write_plan(
+        &mut self,
+        payments: Vec<NewPayment<'_>>,
+        balances: &[(Uuid, i64)],
+        log: Vec<NewLogEntry>,
+        stamp: SqlTimestamp,
+    ) -> QueryResult<usize> {
+        use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as U};
+        if payments.is_empty() {
+            // Nothing new: the plan credits nothing, so no balance or log row either.
+            return Ok(0);
+        }
+        #[derive(QueryableByName)]
+        struct Inserted {
+            #[diesel(sql_type = BigInt)]
+            inserted: i64,
+        }
+        let expected = payments.len() as i64;
+        let uuid = |id: SqlUuid| id.0;
+        let time = |t: SqlTimestamp| t.0;
+        let (balance_ids, balance_values): (Vec<Uuid>, Vec<i64>) = balances.iter().copied().unzip();
+        let row = diesel::sql_query(
+            "WITH p AS (\
+               INSERT INTO payments (id, organization_id, invoice_id, amount_minor, currency, \
+                 payment_method, status, transaction_reference, notes, failure_reason, \
+                 admin_notes, operation_id, document_number, document_date, created_at, \
+                 updated_at, processed_at) \
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], \
+                 $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+                 $11::text[], $12::uuid[], $13::text[], $14::timestamptz[], \
+                 $15::timestamptz[], $16::timestamptz[], $17::timestamptz[]) \
+               ON CONFLICT (operation_id) DO NOTHING RETURNING 1), \
+             n AS (SELECT count(*) AS inserted FROM p), \
+             b AS (\
+               UPDATE organizations AS o SET balance_minor = v.balance, updated_at = $20 \
+               FROM unnest($18::uuid[], $19::bigint[]) AS v(id, balance), n \
+               WHERE o.id = v.id AND n.inserted = $28), \
+             l AS (\
+               INSERT INTO balance_log (id, organization_id, payment_id, \
+                 previous_balance_minor, new_balance_minor, delta_minor, created_at) \
+               SELECT v.id, v.organization_id, v.payment_id, v.previous, v.new, v.delta, \
+                 v.created_at \
+               FROM unnest($21::uuid[], $22::uuid[], $23::uuid[], $24::bigint[], \
+                 $25::bigint[], $26::bigint[], $27::timestamptz[]) WITH ORDINALITY \
+                 AS v(id, organization_id, payment_id, previous, new, delta, created_at, k), n \
+               WHERE n.inserted = $28 ORDER BY v.k) \
+             SELECT inserted FROM n",
+        )
+        .bind::<Array<U>, _>(payments.iter().map(|p| uuid(p.id)).collect::<Vec<_>>())
+        .bind::<Array<U>, _>(
+            payments
+                .iter()
+                .map(|p| uuid(p.organization_id))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<U>>, _>(
+            payments
+                .iter()
+                .map(|p| p.invoice_id.map(uuid))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<BigInt>, _>(payments.iter().map(|p| p.amount_minor).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(payments.iter().map(|p| p.currency).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(
+            payments
+                .iter()
+                .map(|p| p.payment_method)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Text>, _>(payments.iter().map(|p| p.status).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(
+            payments
+                .iter()
+                .map(|p| p.transaction_reference)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(payments.iter().map(|p| p.notes).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(
+            payments
+                .iter()
+                .map(|p| p.failure_reason)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(
+            payments.iter().map(|p| p.admin_notes).collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<U>>, _>(
+            payments
+                .iter()
+                .map(|p| p.operation_id.map(uuid))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(
+            payments
+                .iter()
+                .map(|p| p.document_number)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            payments
+                .iter()
+                .map(|p| p.document_date.map(time))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Timestamptz>, _>(
+            payments
+                .iter()
+                .map(|p| time(p.created_at))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Timestamptz>, _>(
+            payments
+                .iter()
+                .map(|p| time(p.updated_at))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            payments
+                .iter()
+                .map(|p| p.processed_at.map(time))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<U>, _>(balance_ids)
+        .bind::<Array<BigInt>, _>(balance_values)
+        .bind::<Timestamptz, _>(stamp.0)
+        .bind::<Array<U>, _>(log.iter().map(|e| uuid(e.id)).collect::<Vec<_>>())
+        .bind::<Array<U>, _>(
+            log.iter()
+                .map(|e| uuid(e.organization_id))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<U>, _>(log.iter().map(|e| uuid(e.payment_id)).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(
+            log.iter()
+                .map(|e| e.previous_balance_minor)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<BigInt>, _>(log.iter().map(|e| e.new_balance_minor).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(log.iter().map(|e| e.delta_minor).collect::<Vec<_>>())
+        .bind::<Array<Timestamptz>, _>(log.iter().map(|e| time(e.created_at)).collect::<Vec<_>>())
+        .bind::<BigInt, _>(expected)
+        .get_result::<Inserted>(self)?;
+        // `inserted` never exceeds the rows given.
+        Ok(usize::try_from(row.inserted).unwrap_or(0))
+    }
+
     fn insert_organizations(&mut self, rows: Vec<NewOrganization<'_>>) -> QueryResult<()> {
         diesel::insert_into(organizations::table)
             .values(rows)
@@ -185,6 +386,13 @@ impl BatchInserts for PgConnection {
 }
 
 impl BatchInserts for SqliteConnection {
+    fn insert_log(&mut self, log: Vec<NewLogEntry>) -> QueryResult<()> {
+        diesel::insert_into(balance_log::table)
+            .values(log)
+            .execute(self)
+            .map(drop)
+    }
+
     fn insert_organizations(&mut self, rows: Vec<NewOrganization<'_>>) -> QueryResult<()> {
         for row in rows {
             diesel::insert_into(organizations::table)
@@ -246,6 +454,7 @@ pub(super) trait BatchConnection: BankQueries + BatchInserts {
         &mut self,
         payments: &[BankPayment],
         now: DateTime<Utc>,
+        insert_organizations: bool,
     ) -> Result<Vec<Result<RecordOutcome, RecordError>>, BatchAbort>;
 }
 
@@ -290,16 +499,23 @@ macro_rules! impl_batch_connection {
                 &mut self,
                 payments: &[BankPayment],
                 now: DateTime<Utc>,
+                insert_organizations: bool,
             ) -> Result<Vec<Result<RecordOutcome, RecordError>>, BatchAbort> {
                 let stamp = SqlTimestamp(now);
                 let body = |conn: &mut $conn| -> Result<_, BatchAbort> {
-                    // 1. Organizations on first sight, in INN order.
+                    // 1. Organizations on first sight, in INN order (when asked: see
+                    //    `write_batch`).
                     let inns = inns_to_lock(payments);
-                    let fresh: Vec<Organization> = inns
-                        .iter()
-                        .map(|inn| Organization::first_seen_in_bank_payment(inn.clone(), now))
-                        .collect();
-                    conn.insert_organizations(fresh.iter().map(NewOrganization::of).collect())?;
+                    let fresh: Vec<Organization> = if insert_organizations {
+                        inns.iter()
+                            .map(|inn| Organization::first_seen_in_bank_payment(inn.clone(), now))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    if !fresh.is_empty() {
+                        conn.insert_organizations(fresh.iter().map(NewOrganization::of).collect())?;
+                    }
 
                     // 2. Their balance rows, locked in id order.
                     let inn_texts: Vec<&str> = inns.iter().map(|i| i.as_str()).collect();
@@ -308,6 +524,9 @@ macro_rules! impl_batch_connection {
                         .order(organizations::id)
                         .select(OrganizationRow::as_select());
                     let rows: Vec<OrganizationRow> = $lock.load(conn)?;
+                    if !insert_organizations && rows.len() < inns.len() {
+                        return Err(BatchAbort::NewOrganizations);
+                    }
                     let mut locked = Vec::with_capacity(rows.len());
                     for row in rows {
                         let organization = row.into_domain().map_err(bad_row)?;
@@ -389,32 +608,24 @@ macro_rules! impl_batch_connection {
                         .execute(conn)?;
                     }
                     let mut new_payments: Vec<_> = plan.new_payments().collect();
-                    if !new_payments.is_empty() {
-                        // In operation-id order, so concurrent batches wait on each other's
-                        // keys in one order.
-                        new_payments.sort_by_key(|p| p.bank.as_ref().map(|b| b.operation_id));
-                        let inserted = conn.insert_payments(
-                            new_payments.iter().map(|p| NewPayment::of(p)).collect(),
-                        )?;
-                        if inserted != new_payments.len() {
-                            return Err(BatchAbort::Retry(
-                                "a concurrent writer recorded one of the operation ids".into(),
-                            ));
-                        }
-                    }
+                    // In operation-id order, so concurrent batches wait on each other's keys
+                    // in one order.
+                    new_payments.sort_by_key(|p| p.bank.as_ref().map(|b| b.operation_id));
                     let balances: Vec<(Uuid, i64)> = plan
                         .balances
                         .iter()
                         .map(|b| (b.organization_id.0, b.new.to_minor_units()))
                         .collect();
-                    if !balances.is_empty() {
-                        conn.update_balances(&balances, stamp)?;
-                    }
-                    let log = log_rows(&plan, stamp);
-                    if !log.is_empty() {
-                        diesel::insert_into(balance_log::table)
-                            .values(log)
-                            .execute(conn)?;
+                    let inserted = conn.write_plan(
+                        new_payments.iter().map(|p| NewPayment::of(p)).collect(),
+                        &balances,
+                        log_rows(&plan, stamp),
+                        stamp,
+                    )?;
+                    if inserted != new_payments.len() {
+                        return Err(BatchAbort::Retry(
+                            "a concurrent writer recorded one of the operation ids".into(),
+                        ));
                     }
                     Ok(plan.items.iter().map(|item| item.outcome()).collect())
                 };

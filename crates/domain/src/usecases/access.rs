@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::{NewToken, Principal, Role, TokenHash, TokenId, TokenRuleError, User};
+use crate::auth::{
+    NewToken, Principal, Role, TokenHash, TokenId, TokenRecord, TokenRuleError, User,
+};
 use crate::error::StorageError;
 use crate::organization::{Inn, Organization};
 use crate::ports::{OrganizationStore, TokenStore};
@@ -39,10 +41,15 @@ impl Authenticate {
             .tokens
             .find_token(&TokenHash::of(token))
             .await
-            .map_err(AuthenticationError::Storage)?
-            .ok_or(AuthenticationError::Invalid)?;
-        Principal::from_record(&record).ok_or(AuthenticationError::Invalid)
+            .map_err(AuthenticationError::Storage)?;
+        principal_of(record)
     }
+}
+
+/// The principal of a looked-up token: revoked and unknown tokens are refused alike.
+fn principal_of(record: Option<TokenRecord>) -> Result<Principal, AuthenticationError> {
+    let record = record.ok_or(AuthenticationError::Invalid)?;
+    Principal::from_record(&record).ok_or(AuthenticationError::Invalid)
 }
 
 /// Why a balance could not be read.
@@ -53,6 +60,9 @@ pub enum ReadBalanceError {
     /// that a member cannot learn which INNs exist (HTTP 404).
     #[error("Organization not found")]
     NotFound,
+    /// The bearer token is missing, unknown or revoked (HTTP 401).
+    #[error(transparent)]
+    Unauthenticated(AuthenticationError),
     #[error(transparent)]
     Storage(StorageError),
 }
@@ -61,11 +71,49 @@ pub enum ReadBalanceError {
 #[derive(Clone)]
 pub struct ReadBalance {
     organizations: Arc<dyn OrganizationStore>,
+    tokens: Arc<dyn TokenStore>,
 }
 
 impl ReadBalance {
-    pub fn new(organizations: Arc<dyn OrganizationStore>) -> Self {
-        Self { organizations }
+    pub fn new(organizations: Arc<dyn OrganizationStore>, tokens: Arc<dyn TokenStore>) -> Self {
+        Self {
+            organizations,
+            tokens,
+        }
+    }
+
+    /// Authenticates `token` and reads the organization with `inn` in one storage call (the
+    /// token is read fresh on every request: no validity is cached). `inn` is `None` when the
+    /// path's INN is malformed: the token is still checked first, so an anonymous caller
+    /// learns nothing about the path, and the answer is then "not found".
+    pub async fn execute_with_token(
+        &self,
+        token: Option<&str>,
+        inn: Option<&Inn>,
+    ) -> Result<Organization, ReadBalanceError> {
+        let token = token.ok_or(ReadBalanceError::Unauthenticated(
+            AuthenticationError::Missing,
+        ))?;
+        let hash = TokenHash::of(token);
+        let Some(inn) = inn else {
+            let record = self
+                .tokens
+                .find_token(&hash)
+                .await
+                .map_err(ReadBalanceError::Storage)?;
+            principal_of(record).map_err(ReadBalanceError::Unauthenticated)?;
+            return Err(ReadBalanceError::NotFound);
+        };
+        let (record, organization) = self
+            .tokens
+            .find_token_and_organization(&hash, inn)
+            .await
+            .map_err(ReadBalanceError::Storage)?;
+        let principal = principal_of(record).map_err(ReadBalanceError::Unauthenticated)?;
+        match organization {
+            Some(organization) if principal.can_see(organization.id) => Ok(organization),
+            _ => Err(ReadBalanceError::NotFound),
+        }
     }
 
     /// `caller` is `None` only in legacy open mode, where anyone may read any balance.
@@ -171,7 +219,6 @@ impl IssueToken {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::TokenRecord;
     use crate::organization::OrganizationId;
     use crate::ports::{MockOrganizationStore, MockTokenStore};
     use uuid::Uuid;
@@ -238,7 +285,10 @@ mod tests {
     #[tokio::test]
     async fn balance_reads_respect_tenancy() {
         let org = organization("1234567890");
-        let read = ReadBalance::new(Arc::new(store_with(org.clone())));
+        let read = ReadBalance::new(
+            Arc::new(store_with(org.clone())),
+            Arc::new(MockTokenStore::new()),
+        );
         let inn = org.inn.clone();
 
         let staff = Principal::from_record(&record(Role::Staff, None)).unwrap();
@@ -262,6 +312,96 @@ mod tests {
         );
         // Legacy open mode: no caller at all.
         assert!(read.execute(None, &inn).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn balance_reads_with_a_token_authenticate_then_respect_tenancy() {
+        let org = organization("1234567890");
+        let staff = NewToken::mint(
+            [1; 32],
+            &User::new(Role::Staff, None, "ops", Utc::now()).unwrap(),
+            Utc::now(),
+        );
+        let own = NewToken::mint(
+            [2; 32],
+            &User::new(Role::Member, Some(org.id), "own", Utc::now()).unwrap(),
+            Utc::now(),
+        );
+        let stranger_org = OrganizationId::new_random();
+        let stranger = NewToken::mint(
+            [3; 32],
+            &User::new(Role::Member, Some(stranger_org), "other", Utc::now()).unwrap(),
+            Utc::now(),
+        );
+        let mut revoked = NewToken::mint(
+            [4; 32],
+            &User::new(Role::Staff, None, "gone", Utc::now()).unwrap(),
+            Utc::now(),
+        );
+        revoked.record.revoked_at = Some(Utc::now());
+        let records = vec![
+            staff.record.clone(),
+            own.record.clone(),
+            stranger.record.clone(),
+            revoked.record.clone(),
+        ];
+        let find = move |hash: &TokenHash| records.iter().find(|r| r.hash == *hash).cloned();
+        let (find2, stored) = (find.clone(), org.clone());
+        let mut tokens = MockTokenStore::new();
+        tokens
+            .expect_find_token_and_organization()
+            .returning(move |hash, inn| {
+                Ok((find(hash), (*inn == stored.inn).then(|| stored.clone())))
+            });
+        tokens
+            .expect_find_token()
+            .returning(move |hash| Ok(find2(hash)));
+        let mut organizations = MockOrganizationStore::new();
+        organizations.expect_find_by_inn().never();
+        let read = ReadBalance::new(Arc::new(organizations), Arc::new(tokens));
+        let inn = Some(&org.inn);
+
+        let found = read.execute_with_token(Some(&staff.plaintext), inn).await;
+        assert_eq!(found.unwrap().id, org.id);
+        let found = read.execute_with_token(Some(&own.plaintext), inn).await;
+        assert_eq!(found.unwrap().id, org.id);
+        assert_eq!(
+            read.execute_with_token(Some(&stranger.plaintext), inn)
+                .await,
+            Err(ReadBalanceError::NotFound)
+        );
+        let unknown = Inn::parse("0000000000").unwrap();
+        assert_eq!(
+            read.execute_with_token(Some(&staff.plaintext), Some(&unknown))
+                .await,
+            Err(ReadBalanceError::NotFound)
+        );
+        // Authentication comes first, whatever the path holds.
+        for path in [inn, Some(&unknown), None] {
+            assert_eq!(
+                read.execute_with_token(Some(&revoked.plaintext), path)
+                    .await,
+                Err(ReadBalanceError::Unauthenticated(
+                    AuthenticationError::Invalid
+                ))
+            );
+            assert_eq!(
+                read.execute_with_token(Some("pay_nope"), path).await,
+                Err(ReadBalanceError::Unauthenticated(
+                    AuthenticationError::Invalid
+                ))
+            );
+            assert_eq!(
+                read.execute_with_token(None, path).await,
+                Err(ReadBalanceError::Unauthenticated(
+                    AuthenticationError::Missing
+                ))
+            );
+        }
+        assert_eq!(
+            read.execute_with_token(Some(&staff.plaintext), None).await,
+            Err(ReadBalanceError::NotFound)
+        );
     }
 
     #[tokio::test]

@@ -16,7 +16,7 @@ use payments_api_actix::{
     app, AlwaysReady, ApiState, HttpSettings, Metrics, PoolStats, RateLimit, ReadinessCheck,
     WebhookAuth,
 };
-use payments_domain::auth::{NewToken, Role, User};
+use payments_domain::auth::{NewToken, Role, TokenHash, TokenRecord, User};
 use payments_domain::bank::{RawBankPayment, RawField};
 use payments_domain::ledger::credit;
 use payments_domain::ports::MockIdempotencyStore;
@@ -54,6 +54,10 @@ pub struct Ports {
     pub bank: MockBankPaymentStore,
     pub organizations: MockOrganizationStore,
     pub tokens: MockTokenStore,
+    /// What the balance read's combined look-up (token and organization) finds; kept in
+    /// step with `tokens` and `organizations` by `with_tokens` and `with_organization`.
+    pub known_tokens: Vec<TokenRecord>,
+    pub known_organizations: Vec<Organization>,
     pub billing: BillingMocks,
     pub auth: WebhookAuth,
     pub settings: HttpSettings,
@@ -76,6 +80,8 @@ impl Ports {
             bank,
             organizations,
             tokens,
+            known_tokens: Vec::new(),
+            known_organizations: Vec::new(),
             billing: BillingMocks::default(),
             auth: WebhookAuth::Signed(vec![secret()]),
             settings: HttpSettings::default(),
@@ -117,6 +123,7 @@ impl Ports {
 
     /// The organization store knows only `organization`.
     pub fn with_organization(mut self, organization: Organization) -> Self {
+        self.known_organizations = vec![organization.clone()];
         self.organizations = MockOrganizationStore::new();
         self.organizations
             .expect_find_by_inn()
@@ -132,6 +139,7 @@ impl Ports {
     /// Accepts exactly these tokens.
     pub fn with_tokens(mut self, tokens: &[&NewToken]) -> Self {
         let records: Vec<_> = tokens.iter().map(|token| token.record.clone()).collect();
+        self.known_tokens = records.clone();
         self.tokens = MockTokenStore::new();
         self.tokens
             .expect_find_token()
@@ -148,9 +156,22 @@ impl Ports {
     /// The state the app is built from, with fresh metrics.
     pub fn state(self) -> ApiState {
         let pool_stats = self.pool_stats;
+        let (records, organizations) = (self.known_tokens, self.known_organizations);
+        let find = move |hash: &TokenHash| records.iter().find(|r| r.hash == *hash).cloned();
+        let find_token = find.clone();
+        let mut balance_tokens = MockTokenStore::new();
+        balance_tokens
+            .expect_find_token_and_organization()
+            .returning(move |hash, inn| {
+                let organization = organizations.iter().find(|o| o.inn == *inn).cloned();
+                Ok((find(hash), organization))
+            });
+        balance_tokens
+            .expect_find_token()
+            .returning(move |hash| Ok(find_token(hash)));
         ApiState {
             receive_bank_payment: ReceiveBankPayment::new(Arc::new(self.bank)),
-            read_balance: ReadBalance::new(Arc::new(self.organizations)),
+            read_balance: ReadBalance::new(Arc::new(self.organizations), Arc::new(balance_tokens)),
             authenticate: Authenticate::new(Arc::new(self.tokens)),
             billing: self.billing.billing(),
             idempotency: IdempotentReplays::new(Arc::new(self.idempotency), DEFAULT_RETENTION),
