@@ -29,10 +29,10 @@ pub(super) fn write_batch<C: BatchConnection>(
     now: DateTime<Utc>,
 ) -> Vec<Result<RecordOutcome, RecordError>> {
     let mut attempt = 1;
-    // Most batches pay organizations that exist already: lock them first and insert only
-    // when one is missing (then the attempt rolls back and starts over with the inserts, so
-    // that rows are still locked in one order).
-    let mut insert_organizations = false;
+    // On PostgreSQL most batches pay organizations that exist already: lock them first and
+    // insert only when one is missing (then the attempt rolls back and starts over with the
+    // inserts, so that rows are still locked in one order).
+    let mut insert_organizations = C::INSERT_ORGANIZATIONS_FIRST;
     loop {
         match conn.write_batch_once(payments, now, insert_organizations) {
             Ok(answers) => return answers,
@@ -450,6 +450,12 @@ impl BatchInserts for SqliteConnection {
 
 /// The batch statements of one backend.
 pub(super) trait BatchConnection: BankQueries + BatchInserts {
+    /// Whether a batch inserts its organizations before locking them on its first attempt.
+    /// PostgreSQL skips the insert (a round trip and index probes per row) until an
+    /// organization is missing; on SQLite the insert costs no round trip, and a batch of new
+    /// organizations is not worth a second transaction.
+    const INSERT_ORGANIZATIONS_FIRST: bool;
+
     fn write_batch_once(
         &mut self,
         payments: &[BankPayment],
@@ -493,8 +499,10 @@ fn bad_row(what: impl std::fmt::Debug) -> BatchAbort {
 }
 
 macro_rules! impl_batch_connection {
-    ($conn:ty, transaction: |$tconn:ident, $tbody:ident| $transaction:expr, lock_rows: |$query:ident| $lock:expr $(,)?) => {
+    ($conn:ty, insert_first: $insert_first:expr, transaction: |$tconn:ident, $tbody:ident| $transaction:expr, lock_rows: |$query:ident| $lock:expr $(,)?) => {
         impl BatchConnection for $conn {
+            const INSERT_ORGANIZATIONS_FIRST: bool = $insert_first;
+
             fn write_batch_once(
                 &mut self,
                 payments: &[BankPayment],
@@ -638,6 +646,7 @@ macro_rules! impl_batch_connection {
 
 impl_batch_connection!(
     PgConnection,
+    insert_first: false,
     // Bounded by the earliest request deadline of the batch (see `crate::deadline`): the
     // server cancels statements and lock waits when it runs out, and a batch whose body ends
     // late rolls back instead of committing (its callers get 503, which is then true).
@@ -652,6 +661,7 @@ impl_batch_connection!(
 
 impl_batch_connection!(
     SqliteConnection,
+    insert_first: true,
     transaction: |conn, body| conn.immediate_transaction(|conn| {
         let done = body(conn)?;
         crate::deadline::check().map_err(BatchAbort::Unknown)?;
