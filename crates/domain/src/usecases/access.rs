@@ -339,7 +339,7 @@ mod tests {
             Utc::now(),
         );
         revoked.record.revoked_at = Some(Utc::now());
-        let records = vec![
+        let records = [
             staff.record.clone(),
             own.record.clone(),
             stranger.record.clone(),
