@@ -85,4 +85,51 @@ async fn users_and_tokens_take_role_and_organization_from_the_user(db: &TestData
         .unwrap());
 }
 
-contract_tests!(users_and_tokens_take_role_and_organization_from_the_user,);
+async fn the_token_and_the_organization_are_read_together_and_fresh(db: &TestDatabase) {
+    let organization = organization(db, "1234567890").await;
+    let other = Inn::parse("0987654321").unwrap();
+    let created = now();
+    let member = User::new(Role::Member, Some(organization.id), "Anna", created).unwrap();
+    let token = NewToken::mint([1; 32], &member, created);
+    db.insert_user_with_token(&member, &token.record)
+        .await
+        .unwrap();
+    let hash = TokenHash::of(&token.plaintext);
+
+    let (found, read) = db
+        .find_token_and_organization(&hash, &organization.inn)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(token.record.clone()));
+    let read = read.unwrap();
+    assert_eq!(
+        (read.id, read.inn.clone(), read.balance()),
+        (
+            organization.id,
+            organization.inn.clone(),
+            organization.balance()
+        )
+    );
+    let (found, read) = db.find_token_and_organization(&hash, &other).await.unwrap();
+    assert_eq!(found, Some(token.record.clone()));
+    assert_eq!(read, None, "an unknown INN");
+    let (found, _) = db
+        .find_token_and_organization(&TokenHash::of("pay_nope"), &organization.inn)
+        .await
+        .unwrap();
+    assert_eq!(found, None);
+
+    // A revocation shows on the very next read: nothing is cached.
+    let revoked_at = created + Duration::minutes(1);
+    assert!(db.revoke_token(token.record.id, revoked_at).await.unwrap());
+    let (found, _) = db
+        .find_token_and_organization(&hash, &organization.inn)
+        .await
+        .unwrap();
+    assert_eq!(found.and_then(|t| t.revoked_at), Some(revoked_at));
+}
+
+contract_tests!(
+    users_and_tokens_take_role_and_organization_from_the_user,
+    the_token_and_the_organization_are_read_together_and_fresh,
+);
