@@ -203,6 +203,9 @@ def wrk(server, scenario, connections, duration, expected_rate, token, workdir, 
         "p50_ms": result["p50_us"] / 1000,
         "p99_ms": result["p99_us"] / 1000,
         "errors": errors,
+        # Which kind, so a failure can be told apart (wrk's timeout is 2 s).
+        "error_kinds": {kind: result[kind] for kind in
+                        ("non2xx", "connect", "read", "write", "timeout") if result[kind]},
         "wrapped": result["wrapped"],
         "rss_mb": peak_rss_mb(server.proc.pid),
         "cpu_ms": cpu / CLK_TCK * 1000 / n,
@@ -291,7 +294,8 @@ def main():
                         f"cpu {figures['cpu_ms']:.3f} ms/req db {figures['db_cpu_ms']:.3f} "
                         f"ms/req rss {figures['rss_mb']:.1f} MB")
                     if figures["errors"]:
-                        failures.append(f"{scenario} c={conns}: {figures['errors']} errors")
+                        failures.append(f"{scenario} c={conns}: {figures['errors']} errors "
+                                        f"{figures['error_kinds']}")
                     if args.profile:
                         top = run(["psql", pg_url, "-Atc",
                                    "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), rows, "
