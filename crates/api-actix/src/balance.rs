@@ -51,7 +51,7 @@ pub(crate) async fn read(
     let inn = Inn::parse(request.match_info().query("inn")).ok();
     let organization = if matches!(state.webhook_auth, WebhookAuth::LegacyOpen) {
         let inn = inn.ok_or(ReadBalanceError::NotFound)?;
-        state.read_balance.execute(None, &inn).await?
+        state.read_balance.execute_open(&inn).await?
     } else {
         // The token and the organization are read together, in one storage call; the use
         // case still authenticates first, so an anonymous caller learns nothing of the path.

@@ -116,24 +116,14 @@ impl ReadBalance {
         }
     }
 
-    /// `caller` is `None` only in legacy open mode, where anyone may read any balance.
-    pub async fn execute(
-        &self,
-        caller: Option<&Principal>,
-        inn: &Inn,
-    ) -> Result<Organization, ReadBalanceError> {
-        let organization = self
-            .organizations
+    /// Legacy open mode only: anyone may read any balance, so no caller is checked. Every
+    /// authenticated read goes through [`ReadBalance::execute_with_token`].
+    pub async fn execute_open(&self, inn: &Inn) -> Result<Organization, ReadBalanceError> {
+        self.organizations
             .find_by_inn(inn)
             .await
             .map_err(ReadBalanceError::Storage)?
-            .ok_or(ReadBalanceError::NotFound)?;
-        match caller {
-            Some(principal) if !principal.can_see(organization.id) => {
-                Err(ReadBalanceError::NotFound)
-            }
-            _ => Ok(organization),
-        }
+            .ok_or(ReadBalanceError::NotFound)
     }
 }
 
@@ -283,35 +273,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn balance_reads_respect_tenancy() {
+    async fn the_open_read_finds_any_organization_by_inn() {
         let org = organization("1234567890");
         let read = ReadBalance::new(
             Arc::new(store_with(org.clone())),
             Arc::new(MockTokenStore::new()),
         );
-        let inn = org.inn.clone();
-
-        let staff = Principal::from_record(&record(Role::Staff, None)).unwrap();
-        assert_eq!(read.execute(Some(&staff), &inn).await.unwrap().id, org.id);
-
-        let own = Principal::from_record(&record(Role::Member, Some(org.id))).unwrap();
-        assert_eq!(read.execute(Some(&own), &inn).await.unwrap().id, org.id);
-
-        let stranger =
-            Principal::from_record(&record(Role::Member, Some(OrganizationId::new_random())))
-                .unwrap();
-        assert_eq!(
-            read.execute(Some(&stranger), &inn).await,
-            Err(ReadBalanceError::NotFound)
-        );
-
+        assert_eq!(read.execute_open(&org.inn).await.unwrap().id, org.id);
         let unknown = Inn::parse("0000000000").unwrap();
         assert_eq!(
-            read.execute(Some(&staff), &unknown).await,
+            read.execute_open(&unknown).await,
             Err(ReadBalanceError::NotFound)
         );
-        // Legacy open mode: no caller at all.
-        assert!(read.execute(None, &inn).await.is_ok());
     }
 
     #[tokio::test]
