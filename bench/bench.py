@@ -24,6 +24,7 @@ pg_stat_statements in the throwaway cluster and writes its top statements per sc
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -74,7 +75,8 @@ class Cluster:
         run(self.as_user + [f"{PG_BIN}/initdb", "-D", self.dir, "-U", "postgres", "-A", "trust"])
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
         if profile:
-            options += " -c shared_preload_libraries=pg_stat_statements"
+            options += (" -c shared_preload_libraries=pg_stat_statements"
+                        " -c pg_stat_statements.track_planning=on")
         run(self.as_user + [f"{PG_BIN}/pg_ctl", "-D", self.dir, "-o", options, "-l",
                             os.path.join(self.dir, "log"), "-w", "start"])
         self.url = f"postgres://postgres@127.0.0.1:{self.port}"
@@ -186,11 +188,17 @@ def wrk(server, scenario, connections, duration, expected_rate, token, workdir, 
     cpu_before = cpu_ticks([server.proc.pid])
     db_before = cpu_ticks(db_pids())
     env = dict(os.environ, WRK_OUT=out)
+    load_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    idle_before = machine_idle()
     run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
          "-s", os.path.join(HERE, "wrk.lua"), f"http://127.0.0.1:{server.port}",
          "--", requests_file, str(threads), mode, token or ""], env=env)
     cpu = cpu_ticks([server.proc.pid]) - cpu_before
     db_cpu = cpu_ticks(db_pids()) - db_before
+    idle = machine_idle() - idle_before
+    load_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_cpu = (load_after.ru_utime + load_after.ru_stime
+                - load_before.ru_utime - load_before.ru_stime)
     with open(out) as f:
         result = json.load(f)
     os.remove(requests_file)
@@ -210,7 +218,18 @@ def wrk(server, scenario, connections, duration, expected_rate, token, workdir, 
         "rss_mb": peak_rss_mb(server.proc.pid),
         "cpu_ms": cpu / CLK_TCK * 1000 / n,
         "db_cpu_ms": db_cpu / CLK_TCK * 1000 / n,
+        # wrk's own CPU: on one machine the load generator competes for the same cores.
+        "wrk_cpu_ms": load_cpu * 1000 / n,
+        # Share of the machine's CPU time left idle during the run: near 0 means CPU-bound.
+        "idle_pct": 100 * idle / (seconds * CLK_TCK * os.cpu_count()),
     }
+
+
+def machine_idle():
+    """Idle CPU ticks of the whole machine so far (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return int(fields[4]) + int(fields[5])  # idle + iowait
 
 
 def pgbench(url, script, clients, duration, variables, per_transaction=1):
@@ -292,15 +311,17 @@ def main():
                         f"{figures['rps']:8.0f} req/s p50 {figures['p50_ms']:.2f} ms "
                         f"p99 {figures['p99_ms']:.2f} ms errors {figures['errors']} "
                         f"cpu {figures['cpu_ms']:.3f} ms/req db {figures['db_cpu_ms']:.3f} "
+                        f"wrk {figures['wrk_cpu_ms']:.3f} idle {figures['idle_pct']:.0f}% "
                         f"ms/req rss {figures['rss_mb']:.1f} MB")
                     if figures["errors"]:
                         failures.append(f"{scenario} c={conns}: {figures['errors']} errors "
                                         f"{figures['error_kinds']}")
                     if args.profile:
                         top = run(["psql", pg_url, "-Atc",
-                                   "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), rows, "
+                                   "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), "
+                                   "round(mean_plan_time::numeric, 3), rows, "
                                    "left(regexp_replace(query, '\\s+', ' ', 'g'), 160) "
-                                   "FROM pg_stat_statements ORDER BY total_exec_time DESC "
+                                   "FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC "
                                    "LIMIT 12"]).stdout
                         with open(os.path.join(args.out, f"pgss-{scenario}-{conns}.txt"),
                                   "w") as f:
@@ -379,8 +400,9 @@ def render(results, references, rounds, duration, env_extra, quick):
         f"{env_extra or 'defaults'}{'; QUICK MODE (smoke test, not figures)' if quick else ''}.",
         "",
         "| backend | scenario | conns | ratio to raw SQL | req/s | raw SQL/s | p50 ms | p99 ms "
-        "| errors | peak RSS MB | service CPU ms/req | PostgreSQL CPU ms/req |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| errors | peak RSS MB | service CPU ms/req | PostgreSQL CPU ms/req | wrk CPU ms/req "
+        "| machine idle % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (backend, scenario, conns), runs in sorted(results.items()):
         rps = median([r["rps"] for r in runs])
@@ -392,7 +414,9 @@ def render(results, references, rounds, duration, env_extra, quick):
             f"{reference:,.0f} | {median([r['p50_ms'] for r in runs]):.2f} | "
             f"{median([r['p99_ms'] for r in runs]):.2f} | {sum(r['errors'] for r in runs)} | "
             f"{max(r['rss_mb'] for r in runs):.1f} | {median([r['cpu_ms'] for r in runs]):.3f} | "
-            f"{median([r['db_cpu_ms'] for r in runs]):.3f} |")
+            f"{median([r['db_cpu_ms'] for r in runs]):.3f} | "
+            f"{median([r.get('wrk_cpu_ms', float('nan')) for r in runs]):.3f} | "
+            f"{median([r.get('idle_pct', float('nan')) for r in runs]):.0f} |")
     lines += ["", "Raw SQL at 32 connections (pgbench, webhooks/s):", "",
               "| scenario | adapter's statements | reference (1 statement/webhook) "
               "| batched (32/statement, 2 clients) | service ÷ batched |",

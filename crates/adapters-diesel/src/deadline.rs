@@ -97,18 +97,46 @@ pub(crate) fn check() -> Result<(), StorageError> {
     }
 }
 
-/// Bounds the current PostgreSQL transaction by the time left: statements and lock waits are
-/// cancelled by the server when it runs out. `SET LOCAL` ends with the transaction, so the
-/// pooled connection keeps its own `statement_timeout` afterwards.
-pub(crate) fn limit_pg_transaction(conn: &mut PgConnection) -> diesel::QueryResult<()> {
-    if let Some(left) = remaining() {
-        // 0 would mean "no limit" to PostgreSQL.
-        let ms = left.as_millis().clamp(1, i32::MAX as u128);
-        conn.batch_execute(&format!(
-            "SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}"
-        ))?;
+/// The statement that opens a PostgreSQL write transaction bounded by the time left:
+/// statements and lock waits are cancelled by the server when it runs out. `SET LOCAL` ends
+/// with the transaction, so the pooled connection keeps its own `statement_timeout`
+/// afterwards. One simple-query batch, so bounding the transaction costs no round trip of its
+/// own.
+pub(crate) fn pg_begin_sql() -> String {
+    match remaining() {
+        Some(left) => {
+            // 0 would mean "no limit" to PostgreSQL.
+            let ms = left.as_millis().clamp(1, i32::MAX as u128);
+            format!("BEGIN; SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}")
+        }
+        None => "BEGIN".to_string(),
     }
-    Ok(())
+}
+
+/// Runs `body` in a PostgreSQL transaction opened by [`pg_begin_sql`], committed when it
+/// returns `Ok` and rolled back otherwise (the same contract as diesel's `transaction`).
+pub(crate) fn pg_transaction<T, E: From<diesel::result::Error>>(
+    conn: &mut PgConnection,
+    body: impl FnOnce(&mut PgConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if let Err(error) = AnsiTransactionManager::begin_transaction_sql(conn, &pg_begin_sql()) {
+        // The batch may have failed after its BEGIN: leave no transaction open on a pooled
+        // connection (outside a transaction ROLLBACK only warns).
+        let _ = conn.batch_execute("ROLLBACK");
+        return Err(error.into());
+    }
+    match body(conn) {
+        Ok(done) => {
+            AnsiTransactionManager::commit_transaction(conn)?;
+            Ok(done)
+        }
+        Err(error) => match AnsiTransactionManager::rollback_transaction(conn) {
+            // A broken transaction manager: the body's error says more.
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@ macro_rules! with_connection {
             $crate::pool::Pools::Postgres(pool) => {
                 let pool = pool.clone();
                 let waits = $db.waits.clone();
+                let _admitted = $db.gate.admit().await?;
                 $crate::pool::blocking(move || {
                     let mut pooled = waits.time(|| $crate::pool::checkout(&pool))?;
                     let $conn: &mut diesel::PgConnection = &mut pooled;
@@ -54,6 +55,7 @@ macro_rules! with_connection {
             $crate::pool::Pools::Sqlite(pool) => {
                 let pool = pool.clone();
                 let waits = $db.waits.clone();
+                let _admitted = $db.gate.admit().await?;
                 $crate::pool::blocking(move || {
                     // A poisoned lock only means another writer panicked; the database
                     // rolled its transaction back, so the queue may go on.
@@ -157,6 +159,51 @@ pub struct Database {
     /// PostgreSQL only: migrations open a connection of their own with it (not the pool's,
     /// whose `statement_timeout` would cancel a long migration or the wait for the lock).
     pub(crate) postgres_url: Option<Arc<str>>,
+    /// Requests queue here, first come first served, before they take a blocking thread
+    /// and a pooled connection.
+    pub(crate) gate: Arc<Gate>,
+}
+
+/// A first-come-first-served queue in front of the pool, one permit per connection that
+/// requests may use (the pool's size less the batch writers' connections).
+///
+/// Why: r2d2 hands a returned connection to whichever thread asks first, so a thread that just
+/// gave one back can take it again ahead of threads already waiting; with more concurrent
+/// requests than connections on a busy machine, a few requests waited seconds while the others
+/// went through (wrk timeouts on balance reads at 32 and 64 connections, docs/performance.md).
+/// tokio's semaphore is fair, and admitting no more requests than there are connections also
+/// keeps the number of runnable blocking threads at the pool's size.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    permits: tokio::sync::Semaphore,
+    /// The longest a request waits here without a request deadline (the pool's own timeout).
+    timeout: Duration,
+}
+
+impl Gate {
+    fn new(permits: usize, timeout: Duration) -> Self {
+        Self {
+            permits: tokio::sync::Semaphore::new(permits.max(1)),
+            timeout,
+        }
+    }
+
+    /// Waits for a turn: never past the request's deadline, nor longer than the pool waits
+    /// for a connection.
+    pub(crate) async fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StorageError> {
+        let wait = match crate::deadline::capture() {
+            Some(budget) => budget
+                .deadline()
+                .saturating_duration_since(std::time::Instant::now())
+                .min(self.timeout),
+            None => self.timeout,
+        };
+        match tokio::time::timeout(wait, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphore is never closed; treated like a timeout all the same.
+            Ok(Err(_)) | Err(_) => Err(StorageError::new("no database connection available")),
+        }
+    }
 }
 
 /// How long requests have waited for a pooled connection, for metrics: a pool that is too
@@ -235,6 +282,7 @@ impl Database {
         let pools = if is_postgres_url(url) {
             let mut builder = Pool::builder()
                 .max_size(options.max_size)
+                .test_on_check_out(false)
                 .connection_timeout(options.connection_timeout);
             if let Some(timeout) = options.statement_timeout {
                 builder = builder.connection_customizer(Box::new(PgStatementTimeout(timeout)));
@@ -260,6 +308,7 @@ impl Database {
             }
             let pool = Pool::builder()
                 .max_size(options.max_size)
+                .test_on_check_out(false)
                 .connection_timeout(options.connection_timeout)
                 .connection_customizer(Box::new(SqlitePragmas))
                 .build(ConnectionManager::<SqliteConnection>::new(path))
@@ -271,6 +320,13 @@ impl Database {
         };
         let sqlite_writer =
             matches!(pools, Pools::Sqlite(_)).then(|| Arc::new(std::sync::Mutex::new(())));
+        // The batch writers hold connections of the same pool while they write.
+        let writers = if options.batch.enabled() {
+            crate::group_commit::writer_threads(matches!(pools, Pools::Postgres(_)))
+        } else {
+            0
+        };
+        let request_connections = (options.max_size as usize).saturating_sub(writers);
         let postgres_url = matches!(pools, Pools::Postgres(_)).then(|| Arc::from(url));
         Ok(Database {
             pools: Arc::new(pools),
@@ -281,6 +337,7 @@ impl Database {
                 .enabled()
                 .then(|| Arc::new(GroupCommit::new(options.batch))),
             postgres_url,
+            gate: Arc::new(Gate::new(request_connections, options.connection_timeout)),
         })
     }
 
@@ -343,18 +400,70 @@ pub(crate) enum PoolsRef<'a> {
     Postgres(&'a Pool<ConnectionManager<PgConnection>>),
     Sqlite(&'a Pool<ConnectionManager<SqliteConnection>>),
 }
-/// Takes a connection from the pool; a timeout or broken database becomes a storage error.
+
+/// A connection given back to the pool longer ago than this is tested before it is used again.
+///
+/// Testing on every checkout (r2d2's default) cost a round trip per request and per batch.
+/// Connections in use die with the server; diesel then marks them broken (libpq reports the
+/// connection bad) and the pool discards them when they come back. What the test is for is a
+/// connection that died while idle (a PostgreSQL restart, a proxy's idle timeout): those sat
+/// idle for a while, and under load connections come back within milliseconds. One that dies
+/// within this window fails the one request that uses it next (a 503, safe to retry) and is
+/// then discarded.
+const TEST_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// When a connection was last given back, kept in the pool's per-connection extensions.
+struct ReturnedAt(std::time::Instant);
+
+/// A pooled connection that notes when it is given back (see [`TEST_WHEN_IDLE_FOR`]).
+pub(crate) struct Checked<C: R2D2Connection + 'static>(PooledConnection<ConnectionManager<C>>);
+
+impl<C: R2D2Connection + 'static> std::ops::Deref for Checked<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C: R2D2Connection + 'static> std::ops::DerefMut for Checked<C> {
+    fn deref_mut(&mut self) -> &mut C {
+        &mut self.0
+    }
+}
+
+impl<C: R2D2Connection + 'static> Drop for Checked<C> {
+    fn drop(&mut self) {
+        PooledConnection::extensions_mut(&mut self.0).insert(ReturnedAt(std::time::Instant::now()));
+    }
+}
+
+/// Checks out a connection, waiting no longer than the pool's timeout nor past the request's
+/// deadline. A connection that sat idle longer than [`TEST_WHEN_IDLE_FOR`] (or was never used)
+/// is tested first; one that fails the test is discarded and another taken.
 pub(crate) fn checkout<C: R2D2Connection + 'static>(
     pool: &Pool<ConnectionManager<C>>,
-) -> Result<PooledConnection<ConnectionManager<C>>, StorageError> {
-    crate::deadline::check()?;
-    // Never wait for a connection past the request's deadline.
-    let wait = match crate::deadline::remaining() {
-        Some(left) => left.min(pool.connection_timeout()),
-        None => pool.connection_timeout(),
-    };
-    pool.get_timeout(wait)
-        .map_err(|e| StorageError::with_source("no database connection available", e))
+) -> Result<Checked<C>, StorageError> {
+    // Every connection of the pool may have died at once (a restart): try them all, plus one
+    // the pool opens anew.
+    for _ in 0..=pool.max_size() {
+        crate::deadline::check()?;
+        // Never wait for a connection past the request's deadline.
+        let wait = match crate::deadline::remaining() {
+            Some(left) => left.min(pool.connection_timeout()),
+            None => pool.connection_timeout(),
+        };
+        let mut conn = pool
+            .get_timeout(wait)
+            .map_err(|e| StorageError::with_source("no database connection available", e))?;
+        let recently_used = PooledConnection::extensions(&conn)
+            .get::<ReturnedAt>()
+            .is_some_and(|returned| returned.0.elapsed() < TEST_WHEN_IDLE_FOR);
+        // A failed test leaves diesel's connection marked broken: the pool drops it.
+        if recently_used || conn.ping().is_ok() {
+            return Ok(Checked(conn));
+        }
+    }
+    Err(StorageError::new("no working database connection"))
 }
 
 /// Runs blocking diesel work on tokio's blocking pool, inside the caller's tracing span.
@@ -381,6 +490,39 @@ fn ping<C: diesel::Connection>(conn: &mut C) -> Result<(), StorageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_gate_admits_in_arrival_order_and_gives_up_after_its_timeout() {
+        let gate = Arc::new(Gate::new(1, Duration::from_millis(50)));
+        let held = gate.admit().await.unwrap();
+        let admitted = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut waiting = Vec::new();
+        for n in 0..3 {
+            let (gate, admitted) = (gate.clone(), admitted.clone());
+            waiting.push(tokio::spawn(async move {
+                let _turn = gate.admit().await.unwrap();
+                admitted.lock().unwrap().push(n);
+                // Hold the turn across a yield, so a later arrival could overtake if the
+                // gate were unfair.
+                tokio::task::yield_now().await;
+            }));
+            // Let it queue before the next one arrives.
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        for task in waiting {
+            task.await.unwrap();
+        }
+        assert_eq!(*admitted.lock().unwrap(), vec![0, 1, 2]);
+
+        let _held = gate.admit().await.unwrap();
+        let started = std::time::Instant::now();
+        let refused = gate.admit().await.unwrap_err();
+        assert!(refused
+            .to_string()
+            .contains("no database connection available"));
+        assert!(started.elapsed() >= Duration::from_millis(50));
+    }
 
     #[test]
     fn urls_select_the_backend() {

@@ -4,19 +4,23 @@
 //! flusher threads (one on SQLite, whose writers are serial anyway) take what has gathered, up
 //! to [`BatchOptions::max_items`], and write it in ONE transaction:
 //! 1. the organizations of the batch's INNs on first sight, one multi-row
-//!    `INSERT … ON CONFLICT (inn) DO NOTHING`, in INN order;
-//! 2. their balance rows locked in one statement, in organization-id order (PostgreSQL
+//!    `INSERT … ON CONFLICT (inn) DO NOTHING`, in INN order (on PostgreSQL only once a batch
+//!    found one missing: most batches pay organizations that exist);
+//! 2. in one statement, their balance rows locked in organization-id order (PostgreSQL
 //!    `FOR NO KEY UPDATE`; SQLite's `BEGIN IMMEDIATE` already excludes every writer), so two
-//!    batches, or two instances, queue instead of deadlocking;
-//! 3. the payments already stored under the batch's operation ids;
-//! 4. the plan, from the domain ([`payments_domain::bank_batch::plan_batch`]): per item
+//!    batches, or two instances, queue instead of deadlocking, and the payments already stored
+//!    under the batch's operation ids;
+//! 3. the plan, from the domain ([`payments_domain::bank_batch::plan_batch`]): per item
 //!    credited, duplicate, conflict or refused, the new balances and the log rows;
-//! 5. exactly the plan: organizations created in step 1 that the plan does not credit are
-//!    removed again (a duplicate or conflict creates nothing), the payments in one multi-row
-//!    `INSERT … ON CONFLICT (operation_id) DO NOTHING RETURNING`, one balance update per
-//!    organization, the log rows in arrival order.
+//! 4. exactly the plan, on PostgreSQL in one statement: organizations created in step 1 that
+//!    the plan does not credit are removed again (a duplicate or conflict creates nothing),
+//!    the payments `INSERT … ON CONFLICT (operation_id) DO NOTHING`, the balances, the log
+//!    rows in arrival order.
 //!
-//! If another writer took one of the operation ids between steps 3 and 5 (it committed
+//! On PostgreSQL a batch is four round trips: `BEGIN` with the deadline's `SET LOCAL`s, the
+//! lock and look-up, the writes, `COMMIT`.
+//!
+//! If another writer took one of the operation ids between steps 2 and 4 (it committed
 //! meanwhile), the insert returns fewer rows; the batch is rolled back and planned again, and
 //! then sees that payment. The unique key decides, never the read. Transient conflicts are
 //! retried the same way. A statement error (a constraint surprise) rolls the batch back and
@@ -194,13 +198,7 @@ impl GroupCommit {
     }
 
     fn start_flushers(&self, backend: &Backend) -> Result<(), RecordError> {
-        // SQLite admits one writer; on PostgreSQL a few batches in flight keep the server busy
-        // while the next batch gathers.
-        let flushers = match *backend.pools {
-            Pools::Sqlite(_) => 1,
-            // Three measured as well as six on the 2-core machine (docs/performance.md).
-            Pools::Postgres(_) => 3,
-        };
+        let flushers = writer_threads(matches!(*backend.pools, Pools::Postgres(_)));
         for n in 0..flushers {
             let (shared, backend, options) = (self.shared.clone(), backend.clone(), self.options);
             std::thread::Builder::new()
@@ -216,6 +214,17 @@ impl Drop for GroupCommit {
     fn drop(&mut self) {
         self.shared.lock().shutdown = true;
         self.shared.ready.notify_all();
+    }
+}
+
+/// How many batch writers run, each holding a pooled connection while it writes. SQLite admits
+/// one writer; on PostgreSQL a few batches in flight keep the server busy while the next batch
+/// gathers (three measured as well as six on the 2-core machine, docs/performance.md).
+pub(crate) fn writer_threads(postgres: bool) -> usize {
+    if postgres {
+        3
+    } else {
+        1
     }
 }
 

@@ -1,6 +1,5 @@
 //! One batch, one transaction: the statements of the group commit, for both backends.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -110,8 +109,14 @@ pub(super) trait BatchInserts {
     /// Stores the new balances (organization id, balance in minor units).
     fn update_balances(&mut self, balances: &[(Uuid, i64)], stamp: SqlTimestamp)
         -> QueryResult<()>;
-    /// The payments stored under these operation ids.
-    fn stored_payments(&mut self, operation_ids: &[SqlUuid]) -> QueryResult<Vec<StoredRow>>;
+    /// Locks the balance rows of the organizations with these INNs, in organization-id order,
+    /// and reads the payments stored under these operation ids, each with its organization's
+    /// INN.
+    fn lock_and_find(
+        &mut self,
+        inns: &[&str],
+        operation_ids: &[SqlUuid],
+    ) -> QueryResult<(Vec<OrganizationRow>, Vec<StoredRow>)>;
     /// The plan's writes: inserts the payments whose operation_id is not taken yet and, only
     /// if that was all of them, stores the new balances and inserts the log rows in the order
     /// given. Returns how many payments it inserted; fewer than given means nothing else was
@@ -142,39 +147,6 @@ pub(super) trait BatchInserts {
     }
     /// Inserts log rows in the order given.
     fn insert_log(&mut self, log: Vec<NewLogEntry>) -> QueryResult<()>;
-}
-
-/// A stored bank payment read by [`BatchInserts::stored_payments`].
-#[derive(QueryableByName)]
-struct StoredByName {
-    #[diesel(sql_type = diesel::sql_types::Nullable<crate::sql_types::DbUuid>)]
-    operation_id: Option<SqlUuid>,
-    #[diesel(sql_type = crate::sql_types::DbUuid)]
-    organization_id: SqlUuid,
-    #[diesel(sql_type = crate::sql_types::DbUuid)]
-    id: SqlUuid,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    amount_minor: i64,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    currency: String,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    document_number: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<crate::sql_types::DbTimestamp>)]
-    document_date: Option<SqlTimestamp>,
-}
-
-impl StoredByName {
-    fn into_row(self) -> StoredRow {
-        (
-            self.operation_id,
-            self.organization_id,
-            self.id,
-            self.amount_minor,
-            self.currency,
-            self.document_number,
-            self.document_date,
-        )
-    }
 }
 
 impl BatchInserts for PgConnection {
@@ -370,18 +342,111 @@ impl BatchInserts for PgConnection {
         .map(drop)
     }
 
-    fn stored_payments(&mut self, operation_ids: &[SqlUuid]) -> QueryResult<Vec<StoredRow>> {
-        use diesel::sql_types::{Array, Uuid as SqlUuidType};
-        // Planned on each call (sql_query is never a cached prepared statement): a generic plan
-        // made while the table was small kept scanning the whole table (3 ms a batch).
+    /// One statement, one round trip (two before): the lock first, then the look-up. Both
+    /// read the statement's snapshot, so a payment committed by a transaction this one waited
+    /// for is not seen; the plan then credits it again, its insert finds the key taken and the
+    /// batch is planned again (see `write_plan`). Planned on each call (sql_query is never a
+    /// cached prepared statement): a generic plan of the look-up kept scanning the payments
+    /// table as it grew.
+    fn lock_and_find(
+        &mut self,
+        inns: &[&str],
+        operation_ids: &[SqlUuid],
+    ) -> QueryResult<(Vec<OrganizationRow>, Vec<StoredRow>)> {
+        use diesel::sql_types::{Array, Text, Uuid as U};
         let ids: Vec<Uuid> = operation_ids.iter().map(|id| id.0).collect();
-        let rows: Vec<StoredByName> = diesel::sql_query(
-            "SELECT operation_id, organization_id, id, amount_minor, currency, document_number, \
-             document_date FROM payments WHERE operation_id = ANY($1)",
+        let rows: Vec<LockedOrStored> = diesel::sql_query(
+            "WITH locked AS MATERIALIZED (\
+               SELECT id, inn, name, country, currency, balance_minor, created_at, updated_at \
+               FROM organizations WHERE inn = ANY($1) ORDER BY id FOR NO KEY UPDATE) \
+             SELECT false AS is_payment, id, inn, currency, balance_minor AS amount_minor, \
+               name, country, created_at, updated_at, NULL::uuid AS operation_id, \
+               NULL::text AS document_number, NULL::timestamptz AS document_date \
+             FROM locked \
+             UNION ALL \
+             SELECT true, p.id, o.inn, p.currency, p.amount_minor, NULL, NULL, NULL, NULL, \
+               p.operation_id, p.document_number, p.document_date \
+             FROM payments AS p JOIN organizations AS o ON o.id = p.organization_id \
+             WHERE p.operation_id = ANY($2)",
         )
-        .bind::<Array<SqlUuidType>, _>(ids)
+        .bind::<Array<Text>, _>(inns)
+        .bind::<Array<U>, _>(ids)
         .load(self)?;
-        Ok(rows.into_iter().map(StoredByName::into_row).collect())
+        let (mut locked, mut stored) = (Vec::new(), Vec::new());
+        for row in rows {
+            if row.is_payment {
+                stored.push(row.into_stored());
+            } else {
+                locked.push(row.into_organization()?);
+            }
+        }
+        Ok((locked, stored))
+    }
+}
+
+/// A row of [`BatchInserts::lock_and_find`] on PostgreSQL: a locked organization or a stored
+/// payment (`is_payment`), the columns the other kind lacks NULL.
+#[derive(QueryableByName)]
+struct LockedOrStored {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    is_payment: bool,
+    /// The organization's id, or the payment's.
+    #[diesel(sql_type = crate::sql_types::DbUuid)]
+    id: SqlUuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    inn: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    currency: String,
+    /// The organization's balance, or the payment's amount.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    amount_minor: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    name: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    country: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<crate::sql_types::DbTimestamp>)]
+    created_at: Option<SqlTimestamp>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<crate::sql_types::DbTimestamp>)]
+    updated_at: Option<SqlTimestamp>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<crate::sql_types::DbUuid>)]
+    operation_id: Option<SqlUuid>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    document_number: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<crate::sql_types::DbTimestamp>)]
+    document_date: Option<SqlTimestamp>,
+}
+
+impl LockedOrStored {
+    fn into_stored(self) -> StoredRow {
+        let payment = StoredBankPayment {
+            id: self.id,
+            amount_minor: self.amount_minor,
+            currency: self.currency,
+            inn: self.inn,
+            document_number: self.document_number,
+            document_date: self.document_date,
+        };
+        (self.operation_id, payment)
+    }
+
+    /// The organization; its columns are NOT NULL in the table, so a NULL here is a
+    /// deserialization error like any other row that does not fit.
+    fn into_organization(self) -> QueryResult<OrganizationRow> {
+        let missing = |column: &str| {
+            DieselError::DeserializationError(
+                format!("locked organization without {column}").into(),
+            )
+        };
+        Ok(OrganizationRow {
+            id: self.id,
+            inn: self.inn,
+            name: self.name.ok_or_else(|| missing("name"))?,
+            country: self.country.ok_or_else(|| missing("country"))?,
+            currency: self.currency,
+            balance_minor: self.amount_minor,
+            created_at: self.created_at.ok_or_else(|| missing("created_at"))?,
+            updated_at: self.updated_at.ok_or_else(|| missing("updated_at"))?,
+        })
     }
 }
 
@@ -432,19 +497,33 @@ impl BatchInserts for SqliteConnection {
         Ok(())
     }
 
-    fn stored_payments(&mut self, operation_ids: &[SqlUuid]) -> QueryResult<Vec<StoredRow>> {
-        payments::table
+    /// SQLite's `BEGIN IMMEDIATE` already excludes every other writer: the read is the lock.
+    fn lock_and_find(
+        &mut self,
+        inns: &[&str],
+        operation_ids: &[SqlUuid],
+    ) -> QueryResult<(Vec<OrganizationRow>, Vec<StoredRow>)> {
+        let locked = organizations::table
+            .filter(organizations::inn.eq_any(inns))
+            .order(organizations::id)
+            .select(OrganizationRow::as_select())
+            .load(self)?;
+        let stored = payments::table
+            .inner_join(organizations::table)
             .filter(payments::operation_id.eq_any(operation_ids))
             .select((
                 payments::operation_id,
-                payments::organization_id,
-                payments::id,
-                payments::amount_minor,
-                payments::currency,
-                payments::document_number,
-                payments::document_date,
+                (
+                    payments::id,
+                    payments::amount_minor,
+                    payments::currency,
+                    organizations::inn,
+                    payments::document_number,
+                    payments::document_date,
+                ),
             ))
-            .load(self)
+            .load(self)?;
+        Ok((locked, stored))
     }
 }
 
@@ -464,17 +543,8 @@ pub(super) trait BatchConnection: BankQueries + BatchInserts {
     ) -> Result<Vec<Result<RecordOutcome, RecordError>>, BatchAbort>;
 }
 
-/// A stored bank payment: operation_id, organization, id, amount, currency, document number
-/// and date.
-type StoredRow = (
-    Option<SqlUuid>,
-    SqlUuid,
-    SqlUuid,
-    i64,
-    String,
-    Option<String>,
-    Option<SqlTimestamp>,
-);
+/// A stored bank payment under its operation id.
+type StoredRow = (Option<SqlUuid>, StoredBankPayment);
 
 /// What the plan changes, as rows.
 fn log_rows(plan: &BatchPlan, stamp: SqlTimestamp) -> Vec<NewLogEntry> {
@@ -499,7 +569,7 @@ fn bad_row(what: impl std::fmt::Debug) -> BatchAbort {
 }
 
 macro_rules! impl_batch_connection {
-    ($conn:ty, insert_first: $insert_first:expr, transaction: |$tconn:ident, $tbody:ident| $transaction:expr, lock_rows: |$query:ident| $lock:expr $(,)?) => {
+    ($conn:ty, insert_first: $insert_first:expr, transaction: |$tconn:ident, $tbody:ident| $transaction:expr $(,)?) => {
         impl BatchConnection for $conn {
             const INSERT_ORGANIZATIONS_FIRST: bool = $insert_first;
 
@@ -525,13 +595,12 @@ macro_rules! impl_batch_connection {
                         conn.insert_organizations(fresh.iter().map(NewOrganization::of).collect())?;
                     }
 
-                    // 2. Their balance rows, locked in id order.
+                    // 2. Their balance rows, locked in id order, and 3. what is stored under
+                    //    the batch's operation ids.
                     let inn_texts: Vec<&str> = inns.iter().map(|i| i.as_str()).collect();
-                    let $query = organizations::table
-                        .filter(organizations::inn.eq_any(&inn_texts))
-                        .order(organizations::id)
-                        .select(OrganizationRow::as_select());
-                    let rows: Vec<OrganizationRow> = $lock.load(conn)?;
+                    let ids: Vec<SqlUuid> =
+                        payments.iter().map(|p| SqlUuid(p.operation_id.0)).collect();
+                    let (rows, stored) = conn.lock_and_find(&inn_texts, &ids)?;
                     if !insert_organizations && rows.len() < inns.len() {
                         return Err(BatchAbort::NewOrganizations);
                     }
@@ -544,57 +613,13 @@ macro_rules! impl_batch_connection {
                             inn: organization.inn,
                         });
                     }
-
-                    // 3. What is stored under the batch's operation ids. (Without a join: the
-                    //    planner would hash-join the whole organizations table. The INNs come
-                    //    from the locked rows, or, for a reuse under another INN, one look-up.)
-                    let ids: Vec<SqlUuid> =
-                        payments.iter().map(|p| SqlUuid(p.operation_id.0)).collect();
-                    let stored = conn.stored_payments(&ids)?;
-                    let mut inns: HashMap<Uuid, String> = locked
-                        .iter()
-                        .map(|l| (l.organization_id.0, l.inn.as_str().to_string()))
-                        .collect();
-                    let unknown: Vec<SqlUuid> = stored
-                        .iter()
-                        .filter(|row| !inns.contains_key(&row.1 .0))
-                        .map(|row| row.1)
-                        .collect();
-                    if !unknown.is_empty() {
-                        let found: Vec<(SqlUuid, String)> = organizations::table
-                            .filter(organizations::id.eq_any(&unknown))
-                            .select((organizations::id, organizations::inn))
-                            .load(conn)?;
-                        inns.extend(found.into_iter().map(|(id, inn)| (id.0, inn)));
-                    }
                     let mut recorded = Vec::with_capacity(stored.len());
-                    for (
-                        operation_id,
-                        organization_id,
-                        id,
-                        amount_minor,
-                        currency,
-                        document_number,
-                        document_date,
-                    ) in stored
-                    {
+                    for (operation_id, row) in stored {
                         let operation_id = payments_domain::OperationId(
                             operation_id
                                 .ok_or_else(|| bad_row("bank payment without operation_id"))?
                                 .0,
                         );
-                        let inn = inns
-                            .get(&organization_id.0)
-                            .cloned()
-                            .ok_or_else(|| bad_row("payment of an unknown organization"))?;
-                        let row = StoredBankPayment {
-                            id,
-                            amount_minor,
-                            currency,
-                            inn,
-                            document_number,
-                            document_date,
-                        };
                         recorded.push(row.into_domain(operation_id).map_err(bad_row)?);
                     }
 
@@ -650,13 +675,11 @@ impl_batch_connection!(
     // Bounded by the earliest request deadline of the batch (see `crate::deadline`): the
     // server cancels statements and lock waits when it runs out, and a batch whose body ends
     // late rolls back instead of committing (its callers get 503, which is then true).
-    transaction: |conn, body| conn.transaction(|conn| {
-        crate::deadline::limit_pg_transaction(conn)?;
+    transaction: |conn, body| crate::deadline::pg_transaction(conn, |conn| {
         let done = body(conn)?;
         crate::deadline::check().map_err(BatchAbort::Unknown)?;
         Ok(done)
     }),
-    lock_rows: |query| query.for_no_key_update(),
 );
 
 impl_batch_connection!(
@@ -667,5 +690,4 @@ impl_batch_connection!(
         crate::deadline::check().map_err(BatchAbort::Unknown)?;
         Ok(done)
     }),
-    lock_rows: |query| query,
 );

@@ -53,3 +53,44 @@ async fn postgres_connections_carry_the_statement_timeout() {
     )
     .unwrap();
 }
+
+/// Kills every server process of `db`'s database, as a PostgreSQL restart would.
+fn terminate_connections_of(db: &TestDatabase) {
+    let admin = payments_adapters_diesel::test_support::fresh_postgres().expect("postgres");
+    let name = db.url().rsplit('/').next().unwrap().to_string();
+    admin
+        .execute_sql(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .unwrap();
+}
+
+/// PostgreSQL only: a pooled connection is not tested on every checkout (a round trip each),
+/// only after it sat idle for a second. One that died while idle (a restart) is tested,
+/// discarded and replaced, so the next request does not fail.
+#[tokio::test]
+async fn postgres_connections_that_died_while_idle_are_replaced_before_use() {
+    let Some(db) = payments_adapters_diesel::test_support::fresh_postgres() else {
+        return;
+    };
+    db.ping().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    terminate_connections_of(&db);
+    db.ping().await.unwrap();
+    db.ping().await.unwrap();
+}
+
+/// PostgreSQL only: a connection that dies right after use is handed out untested; it fails
+/// that one request and is then discarded (diesel marks it broken), never reused.
+#[tokio::test]
+async fn postgres_a_connection_that_died_is_used_at_most_once() {
+    let Some(db) = payments_adapters_diesel::test_support::fresh_postgres() else {
+        return;
+    };
+    db.ping().await.unwrap();
+    terminate_connections_of(&db);
+    // The one just returned is reused untested and may fail; never more than that one.
+    let _first = db.ping().await;
+    db.ping().await.unwrap();
+    db.ping().await.unwrap();
+}
