@@ -310,9 +310,9 @@ def main():
                     log(f"round {round_number} postgres {scenario:7} c={conns:<3} "
                         f"{figures['rps']:8.0f} req/s p50 {figures['p50_ms']:.2f} ms "
                         f"p99 {figures['p99_ms']:.2f} ms errors {figures['errors']} "
-                        f"cpu {figures['cpu_ms']:.3f} ms/req db {figures['db_cpu_ms']:.3f} "
-                        f"wrk {figures['wrk_cpu_ms']:.3f} idle {figures['idle_pct']:.0f}% "
-                        f"ms/req rss {figures['rss_mb']:.1f} MB")
+                        f"cpu ms/req: service {figures['cpu_ms']:.3f} db {figures['db_cpu_ms']:.3f} "
+                        f"wrk {figures['wrk_cpu_ms']:.3f}; idle {figures['idle_pct']:.0f}% "
+                        f"rss {figures['rss_mb']:.1f} MB")
                     if figures["errors"]:
                         failures.append(f"{scenario} c={conns}: {figures['errors']} errors "
                                         f"{figures['error_kinds']}")

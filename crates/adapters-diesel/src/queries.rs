@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use payments_domain::ledger::BalanceLogEntry;
 use payments_domain::pagination::{Page, PageRequest};
-use payments_domain::ports::{PaymentFilter, PaymentQueries, PaymentView};
+use payments_domain::ports::{ListOrder, PaymentFilter, PaymentQueries, PaymentView};
 use payments_domain::{OrganizationId, PaymentId, StorageError};
 
 use crate::balance_log::BalanceLogQueries;
@@ -72,8 +72,15 @@ for_both_backends! {
             };
             let (limit, offset) = limit_offset(page);
             let total: i64 = filtered().count().get_result(self).map_err(storage)?;
-            let rows = filtered()
-                .order((payments::created_at.desc(), payments::id.desc()))
+            let ordered = match filter.order {
+                ListOrder::NewestFirst => {
+                    filtered().order((payments::created_at.desc(), payments::id.desc()))
+                }
+                ListOrder::OldestFirst => {
+                    filtered().order((payments::created_at.asc(), payments::id.asc()))
+                }
+            };
+            let rows = ordered
                 .limit(limit)
                 .offset(offset)
                 .select((PaymentRow::as_select(), invoices::number.nullable()))

@@ -228,6 +228,18 @@ pub struct PaymentFilter {
     pub created_from: Option<DateTime<Utc>>,
     /// Created before this instant.
     pub created_before: Option<DateTime<Utc>>,
+    /// Newest first (the default) or oldest first.
+    pub order: ListOrder,
+}
+
+/// The order of a payment list, by creation time (then id, so that pages never overlap).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    /// The newest payment first, as the billing API lists them.
+    #[default]
+    NewestFirst,
+    /// The oldest payment first, as a queue is worked through.
+    OldestFirst,
 }
 
 /// Reads payments and the balance log.
@@ -237,7 +249,7 @@ pub trait PaymentQueries: Send + Sync {
     /// The payment with this id, or `None`.
     async fn find_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StorageError>;
 
-    /// Payments matching `filter`, newest first.
+    /// Payments matching `filter`, in the filter's order.
     async fn list_payments(
         &self,
         filter: &PaymentFilter,

@@ -194,6 +194,22 @@ async fn payments_are_filtered_by_creation_date(db: &TestDatabase) {
         vec![ids[2], ids[1]],
         "from inclusive, before exclusive"
     );
+    let oldest_first = db
+        .list_payments(
+            &PaymentFilter {
+                created_from: Some(day(2, 0)),
+                order: ListOrder::OldestFirst,
+                ..PaymentFilter::default()
+            },
+            PageRequest {
+                page: 1,
+                page_size: 2,
+            },
+        )
+        .await
+        .unwrap();
+    let oldest_first: Vec<_> = oldest_first.items.iter().map(|v| v.payment.id).collect();
+    assert_eq!(oldest_first, vec![ids[1], ids[2]], "oldest first, paged");
 }
 
 contract_tests!(

@@ -20,8 +20,8 @@ pub use payments_domain::pagination::PageRequest;
 pub use payments_domain::payment::Payment;
 pub use payments_domain::ports::{
     BankPaymentStore, CatalogueError, CatalogueStore, CreateInvoiceError, CreateOrganizationError,
-    InvoiceFilter, InvoiceStore, LedgerAuditSource, ManualPaymentStore, ManualSubmission,
-    OrganizationStore, PaymentFilter, PaymentQueries, RecordError, RecordOutcome,
+    InvoiceFilter, InvoiceStore, LedgerAuditSource, ListOrder, ManualPaymentStore,
+    ManualSubmission, OrganizationStore, PaymentFilter, PaymentQueries, RecordError, RecordOutcome,
     StaffActionOutcome, StaffActionStore, StaffActionStoreError, SubmitError, SubmitOutcome,
     TokenStore, WebhookSecretStore,
 };

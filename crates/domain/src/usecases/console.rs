@@ -20,7 +20,7 @@ use crate::organization::{Organization, OrganizationId};
 use crate::pagination::{Page, PageRequest, MAX_PAGE_SIZE};
 use crate::payment::{PaymentId, PaymentMethod, PaymentStatus};
 use crate::ports::{
-    InvoiceFilter, InvoiceStore, LedgerAuditSource, OrganizationStore, PaymentFilter,
+    InvoiceFilter, InvoiceStore, LedgerAuditSource, ListOrder, OrganizationStore, PaymentFilter,
     PaymentQueries, PaymentView, TokenStore,
 };
 
@@ -343,6 +343,7 @@ impl ConsoleQueries {
             invoice_id: None,
             created_from,
             created_before,
+            order: ListOrder::NewestFirst,
         };
         Ok(self.payments.list_payments(&filter, page).await?)
     }
@@ -382,10 +383,10 @@ impl ConsoleQueries {
         caller.require_staff()?;
         let filter = PaymentFilter {
             statuses: vec![PaymentStatus::PendingApproval],
+            order: ListOrder::OldestFirst,
             ..PaymentFilter::default()
         };
-        // The list is newest first: walk to its end and turn it around.
-        let mut all = Vec::new();
+        let mut queue = Vec::new();
         let mut page = PageRequest {
             page: 1,
             page_size: MAX_PAGE_SIZE,
@@ -393,15 +394,14 @@ impl ConsoleQueries {
         loop {
             let found = self.payments.list_payments(&filter, page).await?;
             let more = found.has_next();
-            all.extend(found.items);
-            if !more || all.len() >= QUEUE_MAX * 10 {
+            queue.extend(found.items);
+            if !more || queue.len() >= QUEUE_MAX {
                 break;
             }
             page.page += 1;
         }
-        all.reverse();
-        all.truncate(QUEUE_MAX);
-        Ok(all)
+        queue.truncate(QUEUE_MAX);
+        Ok(queue)
     }
 
     /// Staff: the check of `payments ledger verify`, one result per organization.
@@ -549,6 +549,67 @@ mod tests {
             console.ledger(&member).await,
             Err(BillingError::Forbidden(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn the_approval_queue_asks_for_the_oldest_waiting_payments_page_by_page() {
+        // A store holding 2,500 waiting payments, oldest first: the queue reads pages of
+        // MAX_PAGE_SIZE until it holds QUEUE_MAX, and keeps their order.
+        let waiting: Vec<u32> = (0..2500).collect();
+        let mut payments = MockPaymentQueries::new();
+        payments
+            .expect_list_payments()
+            .withf(|filter, _| {
+                filter.order == ListOrder::OldestFirst
+                    && filter.statuses == vec![PaymentStatus::PendingApproval]
+                    && filter.organization_id.is_none()
+            })
+            .times(QUEUE_MAX / MAX_PAGE_SIZE as usize)
+            .returning(move |_, page| {
+                let start = (page.page as usize - 1) * page.page_size as usize;
+                let items = waiting
+                    .iter()
+                    .skip(start)
+                    .take(page.page_size as usize)
+                    .map(|&n| waiting_payment(n))
+                    .collect();
+                Ok(Page {
+                    items,
+                    total: 2500,
+                    request: page,
+                })
+            });
+        let console = queries(MockOrganizationStore::new(), payments);
+        let staff = Principal::from_record(&record(Role::Staff, None)).unwrap();
+        let queue = console.approval_queue(&staff).await.unwrap();
+        assert_eq!(queue.len(), QUEUE_MAX);
+        assert_eq!(queue[0], waiting_payment(0));
+        assert_eq!(queue[QUEUE_MAX - 1], waiting_payment(QUEUE_MAX as u32 - 1));
+    }
+
+    /// The `n`-th waiting payment of the queue test (its id tells them apart).
+    fn waiting_payment(n: u32) -> PaymentView {
+        let at = DateTime::from_timestamp(1_780_000_000 + i64::from(n), 0).unwrap();
+        let rub = crate::money::Currency::parse("RUB").unwrap();
+        PaymentView {
+            payment: crate::payment::Payment {
+                id: PaymentId(Uuid::from_u128(u128::from(n) + 1)),
+                organization_id: OrganizationId(Uuid::nil()),
+                invoice_id: None,
+                amount: crate::money::Money::from_minor_units(100, rub).unwrap(),
+                method: PaymentMethod::BankTransfer,
+                status: PaymentStatus::PendingApproval,
+                transaction_reference: None,
+                notes: None,
+                failure_reason: None,
+                admin_notes: None,
+                bank: None,
+                created_at: at,
+                updated_at: at,
+                processed_at: None,
+            },
+            invoice_number: None,
+        }
     }
 
     #[tokio::test]
