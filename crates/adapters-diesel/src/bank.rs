@@ -67,14 +67,7 @@ for_both_backends! {
             let row = payments::table
                 .inner_join(organizations::table)
                 .filter(payments::operation_id.eq(SqlUuid(operation_id.0)))
-                .select((
-                    payments::id,
-                    payments::amount_minor,
-                    payments::currency,
-                    organizations::inn,
-                    payments::document_number,
-                    payments::document_date,
-                ))
+                .select(StoredBankPayment::as_select())
                 .first::<StoredBankPayment>(self)
                 .optional()?;
             Ok(row.map(|row| row.into_domain(operation_id)).transpose()?)

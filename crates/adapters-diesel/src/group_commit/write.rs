@@ -511,17 +511,7 @@ impl BatchInserts for SqliteConnection {
         let stored = payments::table
             .inner_join(organizations::table)
             .filter(payments::operation_id.eq_any(operation_ids))
-            .select((
-                payments::operation_id,
-                (
-                    payments::id,
-                    payments::amount_minor,
-                    payments::currency,
-                    organizations::inn,
-                    payments::document_number,
-                    payments::document_date,
-                ),
-            ))
+            .select((payments::operation_id, StoredBankPayment::as_select()))
             .load(self)?;
         Ok((locked, stored))
     }

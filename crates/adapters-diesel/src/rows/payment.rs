@@ -1,7 +1,7 @@
 //! `payments`, and a bank payment as its dedup rule needs it.
 
 use super::{corrupt, money, Corrupt};
-use crate::schema::payments;
+use crate::schema::{organizations, payments};
 use crate::sql_types::{SqlTimestamp, SqlUuid};
 use diesel::prelude::*;
 use payments_domain::bank::RecordedBankPayment;
@@ -133,12 +133,15 @@ impl<'a> NewPayment<'a> {
     }
 }
 
-/// A stored bank payment joined with its organization's INN.
-#[derive(Debug, Queryable)]
+/// A stored bank payment joined with its organization's INN (select it from `payments`
+/// inner-joined with `organizations`).
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = payments)]
 pub(crate) struct StoredBankPayment {
     pub(crate) id: SqlUuid,
     pub(crate) amount_minor: i64,
     pub(crate) currency: String,
+    #[diesel(select_expression = organizations::inn)]
     pub(crate) inn: String,
     pub(crate) document_number: Option<String>,
     pub(crate) document_date: Option<SqlTimestamp>,
