@@ -406,17 +406,21 @@ def render(results, references, rounds, duration, env_extra, quick):
     ]
     for (backend, scenario, conns), runs in sorted(results.items()):
         rps = median([r["rps"] for r in runs])
-        ref_scenario = {"replay": "spread"}.get(scenario, scenario)
-        reference = ref("reference", ref_scenario, conns) if backend == "postgres" else float("nan")
-        ratio = rps / reference if reference == reference and reference else float("nan")
+        # SQLite runs in the server's process: no raw-SQL reference, no database process.
+        ratio = reference = db_cpu = ""
+        if backend == "postgres":
+            ref_scenario = {"replay": "spread"}.get(scenario, scenario)
+            raw = ref("reference", ref_scenario, conns)
+            ratio = f"{rps / raw:.2f} ×" if raw == raw and raw else ""
+            reference = f"{raw:,.0f}"
+            db_cpu = f"{median([r['db_cpu_ms'] for r in runs]):.3f}"
         lines.append(
-            f"| {backend} | {scenario} | {conns} | {ratio:.2f} × | {rps:,.0f} | "
-            f"{reference:,.0f} | {median([r['p50_ms'] for r in runs]):.2f} | "
+            f"| {backend} | {scenario} | {conns} | {ratio} | {rps:,.0f} | "
+            f"{reference} | {median([r['p50_ms'] for r in runs]):.2f} | "
             f"{median([r['p99_ms'] for r in runs]):.2f} | {sum(r['errors'] for r in runs)} | "
             f"{max(r['rss_mb'] for r in runs):.1f} | {median([r['cpu_ms'] for r in runs]):.3f} | "
-            f"{median([r['db_cpu_ms'] for r in runs]):.3f} | "
-            f"{median([r.get('wrk_cpu_ms', float('nan')) for r in runs]):.3f} | "
-            f"{median([r.get('idle_pct', float('nan')) for r in runs]):.0f} |")
+            f"{db_cpu} | {median([r['wrk_cpu_ms'] for r in runs]):.3f} | "
+            f"{median([r['idle_pct'] for r in runs]):.0f} |")
     lines += ["", "Raw SQL at 32 connections (pgbench, webhooks/s):", "",
               "| scenario | adapter's statements | reference (1 statement/webhook) "
               "| batched (32/statement, 2 clients) | service ÷ batched |",

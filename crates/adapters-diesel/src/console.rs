@@ -5,13 +5,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use payments_domain::auth::{Role, TokenHash, TokenId, TokenRecord, UserId};
+use payments_domain::auth::{TokenId, TokenRecord};
 use payments_domain::console::{OrganizationSearch, SessionHash, SessionRecord, SessionStore};
 use payments_domain::pagination::{Page, PageRequest};
-use payments_domain::{Organization, OrganizationId, StorageError};
+use payments_domain::{Organization, StorageError};
 
 use crate::pool::with_connection;
-use crate::rows::{limit_offset, page_of, OrganizationRow};
+use crate::rows::{limit_offset, page_of, OrganizationRow, TokenRow};
 use crate::schema::{api_tokens, organizations, users};
 use crate::sql_types::{SqlTimestamp, SqlUuid};
 use crate::tx::storage;
@@ -36,7 +36,7 @@ diesel::joinable!(console_sessions -> api_tokens (token_id));
 diesel::allow_tables_to_appear_in_same_query!(console_sessions, api_tokens);
 diesel::allow_tables_to_appear_in_same_query!(console_sessions, users);
 
-/// A session joined with its token and the token's user.
+/// A stored session (read with its token as a [`TokenRow`]).
 #[derive(Debug, Queryable)]
 struct SessionRow {
     id: SqlUuid,
@@ -45,36 +45,18 @@ struct SessionRow {
     created_at: SqlTimestamp,
     expires_at: SqlTimestamp,
     ended_at: Option<SqlTimestamp>,
-    token_hash: String,
-    user_id: SqlUuid,
-    role: String,
-    organization_id: Option<SqlUuid>,
-    token_created_at: SqlTimestamp,
-    revoked_at: Option<SqlTimestamp>,
 }
 
 impl SessionRow {
-    fn into_domain(self) -> Result<(SessionRecord, TokenRecord), StorageError> {
-        let role = Role::parse(&self.role)
-            .ok_or_else(|| StorageError::new(format!("corrupt user role {:?}", self.role)))?;
-        let session = SessionRecord {
+    fn into_domain(self) -> SessionRecord {
+        SessionRecord {
             id: self.id.0,
             hash: SessionHash::from_stored(self.session_hash),
             token_id: TokenId(self.token_id.0),
             created_at: self.created_at.0,
             expires_at: self.expires_at.0,
             ended_at: self.ended_at.map(|t| t.0),
-        };
-        let token = TokenRecord {
-            id: TokenId(self.token_id.0),
-            hash: TokenHash::from_stored(self.token_hash),
-            user_id: UserId(self.user_id.0),
-            role,
-            organization_id: self.organization_id.map(|id| OrganizationId(id.0)),
-            created_at: self.token_created_at.0,
-            revoked_at: self.revoked_at.map(|t| t.0),
-        };
-        Ok((session, token))
+        }
     }
 }
 
@@ -108,23 +90,21 @@ impl SessionStore for Database {
                 .inner_join(api_tokens::table.inner_join(users::table))
                 .filter(console_sessions::session_hash.eq(hash.as_str()))
                 .select((
-                    console_sessions::id,
-                    console_sessions::session_hash,
-                    console_sessions::token_id,
-                    console_sessions::created_at,
-                    console_sessions::expires_at,
-                    console_sessions::ended_at,
-                    api_tokens::token_hash,
-                    api_tokens::user_id,
-                    users::role,
-                    users::organization_id,
-                    api_tokens::created_at,
-                    api_tokens::revoked_at,
+                    (
+                        console_sessions::id,
+                        console_sessions::session_hash,
+                        console_sessions::token_id,
+                        console_sessions::created_at,
+                        console_sessions::expires_at,
+                        console_sessions::ended_at,
+                    ),
+                    TokenRow::as_select(),
                 ))
-                .first::<SessionRow>(conn)
+                .first::<(SessionRow, TokenRow)>(conn)
                 .optional()
                 .map_err(storage)?;
-            row.map(SessionRow::into_domain).transpose()
+            row.map(|(session, token)| Ok((session.into_domain(), token.into_domain()?)))
+                .transpose()
         })
     }
 

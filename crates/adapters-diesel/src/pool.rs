@@ -44,7 +44,7 @@ macro_rules! with_connection {
             $crate::pool::Pools::Postgres(pool) => {
                 let pool = pool.clone();
                 let waits = $db.waits.clone();
-                let _admitted = $db.gate.admit().await?;
+                let _admitted = $db.gate.admit(&waits).await?;
                 $crate::pool::blocking(move || {
                     let mut pooled = waits.time(|| $crate::pool::checkout(&pool))?;
                     let $conn: &mut diesel::PgConnection = &mut pooled;
@@ -55,7 +55,7 @@ macro_rules! with_connection {
             $crate::pool::Pools::Sqlite(pool) => {
                 let pool = pool.clone();
                 let waits = $db.waits.clone();
-                let _admitted = $db.gate.admit().await?;
+                let _admitted = $db.gate.admit(&waits).await?;
                 $crate::pool::blocking(move || {
                     // A poisoned lock only means another writer panicked; the database
                     // rolled its transaction back, so the queue may go on.
@@ -189,8 +189,12 @@ impl Gate {
     }
 
     /// Waits for a turn: never past the request's deadline, nor longer than the pool waits
-    /// for a connection.
-    pub(crate) async fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StorageError> {
+    /// for a connection. The wait counts in `waits`, as waiting for a connection: with the
+    /// gate in front, this is where a pool that is too small shows.
+    pub(crate) async fn admit(
+        &self,
+        waits: &PoolWaits,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, StorageError> {
         let wait = match crate::deadline::capture() {
             Some(budget) => budget
                 .deadline()
@@ -198,11 +202,14 @@ impl Gate {
                 .min(self.timeout),
             None => self.timeout,
         };
-        match tokio::time::timeout(wait, self.permits.acquire()).await {
+        let started = std::time::Instant::now();
+        let admitted = match tokio::time::timeout(wait, self.permits.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             // The semaphore is never closed; treated like a timeout all the same.
             Ok(Err(_)) | Err(_) => Err(StorageError::new("no database connection available")),
-        }
+        };
+        waits.add_wait(started.elapsed(), admitted.is_err());
+        admitted
     }
 }
 
@@ -220,13 +227,18 @@ impl PoolWaits {
     pub(crate) fn time<T, E>(&self, checkout: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
         let started = std::time::Instant::now();
         let result = checkout();
-        let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.wait_micros.fetch_add(waited, Ordering::Relaxed);
         self.checkouts.fetch_add(1, Ordering::Relaxed);
-        if result.is_err() {
+        self.add_wait(started.elapsed(), result.is_err());
+        result
+    }
+
+    /// Adds a wait for a connection, and a failure when it ended without one.
+    fn add_wait(&self, waited: Duration, failed: bool) {
+        let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        self.wait_micros.fetch_add(micros, Ordering::Relaxed);
+        if failed {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
-        result
     }
 }
 
@@ -494,13 +506,14 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn the_gate_admits_in_arrival_order_and_gives_up_after_its_timeout() {
         let gate = Arc::new(Gate::new(1, Duration::from_millis(50)));
-        let held = gate.admit().await.unwrap();
+        let waits = Arc::new(PoolWaits::default());
+        let held = gate.admit(&waits).await.unwrap();
         let admitted = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut waiting = Vec::new();
         for n in 0..3 {
-            let (gate, admitted) = (gate.clone(), admitted.clone());
+            let (gate, admitted, waits) = (gate.clone(), admitted.clone(), waits.clone());
             waiting.push(tokio::spawn(async move {
-                let _turn = gate.admit().await.unwrap();
+                let _turn = gate.admit(&waits).await.unwrap();
                 admitted.lock().unwrap().push(n);
                 // Hold the turn across a yield, so a later arrival could overtake if the
                 // gate were unfair.
@@ -515,13 +528,16 @@ mod tests {
         }
         assert_eq!(*admitted.lock().unwrap(), vec![0, 1, 2]);
 
-        let _held = gate.admit().await.unwrap();
+        let _held = gate.admit(&waits).await.unwrap();
         let started = std::time::Instant::now();
-        let refused = gate.admit().await.unwrap_err();
+        let refused = gate.admit(&waits).await.unwrap_err();
         assert!(refused
             .to_string()
             .contains("no database connection available"));
         assert!(started.elapsed() >= Duration::from_millis(50));
+        // Waiting at the gate is waiting for a connection, in the pool's metrics.
+        assert_eq!(waits.failures.load(Ordering::Relaxed), 1);
+        assert!(waits.wait_micros.load(Ordering::Relaxed) >= 50_000);
     }
 
     #[test]

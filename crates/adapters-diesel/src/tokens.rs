@@ -77,15 +77,7 @@ for_both_backends! {
             let row = api_tokens::table
                 .inner_join(users::table)
                 .filter(api_tokens::token_hash.eq(hash.as_str()))
-                .select((
-                    api_tokens::id,
-                    api_tokens::token_hash,
-                    api_tokens::user_id,
-                    users::role,
-                    users::organization_id,
-                    api_tokens::created_at,
-                    api_tokens::revoked_at,
-                ))
+                .select(TokenRow::as_select())
                 .first::<TokenRow>(self)
                 .optional()
                 .map_err(storage)?;
@@ -105,26 +97,8 @@ for_both_backends! {
                 .left_join(organizations::table.on(organizations::inn.eq(inn.as_str())))
                 .filter(api_tokens::token_hash.eq(hash.as_str()))
                 .select((
-                    (
-                        api_tokens::id,
-                        api_tokens::token_hash,
-                        api_tokens::user_id,
-                        users::role,
-                        users::organization_id,
-                        api_tokens::created_at,
-                        api_tokens::revoked_at,
-                    ),
-                    (
-                        organizations::id,
-                        organizations::inn,
-                        organizations::name,
-                        organizations::country,
-                        organizations::currency,
-                        organizations::balance_minor,
-                        organizations::created_at,
-                        organizations::updated_at,
-                    )
-                        .nullable(),
+                    TokenRow::as_select(),
+                    Option::<OrganizationRow>::as_select(),
                 ))
                 .first::<(TokenRow, Option<OrganizationRow>)>(self)
                 .optional()

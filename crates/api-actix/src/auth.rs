@@ -1,7 +1,9 @@
 //! Bearer-token authentication, shared by the balance route and the billing API.
 //!
-//! Authentication is an extractor so that it runs before anything about the path or body is
-//! looked at: an anonymous caller learns nothing, not even whether an id is well formed.
+//! For the billing API authentication is an extractor, so that it runs before anything about
+//! the path or body is looked at: an anonymous caller learns nothing, not even whether an id is
+//! well formed. The balance route hands the token to its use case, which reads the token and
+//! the organization in one storage call and still authenticates first.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,31 +38,37 @@ fn state_of(request: &HttpRequest) -> Result<web::Data<ApiState>, ApiError> {
         })
 }
 
+/// The bearer token of an `Authorization` header, `None` without one; a header that is not
+/// visible ASCII holds no token we could have issued.
+fn bearer_in(header: Option<Result<&str, ()>>) -> Result<Option<&str>, AuthenticationError> {
+    match header {
+        None => Ok(None),
+        Some(Ok(value)) => Ok(auth::bearer_token(value)),
+        Some(Err(())) => Err(AuthenticationError::Invalid),
+    }
+}
+
 /// The principal of the request's bearer token.
 async fn authenticate(
     state: &ApiState,
     authorization: &Authorization,
 ) -> Result<Principal, ApiError> {
-    let token = match authorization {
-        None => None,
-        Some(Ok(value)) => auth::bearer_token(value),
-        // A header that is not visible ASCII holds no token we could have issued.
-        Some(Err(())) => return Err(AuthenticationError::Invalid.into()),
-    };
+    let token = bearer_in(
+        authorization
+            .as_ref()
+            .map(|value| value.as_deref().map_err(drop)),
+    )?;
     Ok(state.authenticate.execute(token).await?)
 }
 
-/// The request's bearer token, `None` when there is none; a header that is not visible ASCII
-/// holds no token we could have issued. For the balance read, which authenticates in its use
-/// case (one storage call for the token and the organization).
+/// The request's bearer token (see [`bearer_in`]), for the balance read.
 pub(crate) fn bearer_of(request: &HttpRequest) -> Result<Option<&str>, AuthenticationError> {
-    match request.headers().get(header::AUTHORIZATION) {
-        None => Ok(None),
-        Some(value) => value
-            .to_str()
-            .map(auth::bearer_token)
-            .map_err(|_| AuthenticationError::Invalid),
-    }
+    bearer_in(
+        request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|value| value.to_str().map_err(drop)),
+    )
 }
 
 /// An authenticated billing request: who calls, the request id its envelope carries, and the

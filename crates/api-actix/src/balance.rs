@@ -55,10 +55,7 @@ pub(crate) async fn read(
     } else {
         // The token and the organization are read together, in one storage call; the use
         // case still authenticates first, so an anonymous caller learns nothing of the path.
-        let token = match bearer_of(&request) {
-            Ok(token) => token,
-            Err(refused) => return Err(refused.into()),
-        };
+        let token = bearer_of(&request)?;
         state
             .read_balance
             .execute_with_token(token, inn.as_ref())

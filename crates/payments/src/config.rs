@@ -77,7 +77,8 @@ pub struct DatabaseArgs {
     pub batch_max_items: usize,
 
     /// Longest the first webhook of a batch waits for others, in milliseconds, and only while
-    /// other webhooks are being written; 0 never waits.
+    /// every other batch writer is writing (PostgreSQL; SQLite's one writer never waits);
+    /// 0 never waits.
     #[arg(
         long,
         env = "PAYMENTS_BATCH_MAX_WAIT_MS",

@@ -98,17 +98,13 @@ impl From<DieselError> for BatchAbort {
     }
 }
 
-/// Multi-row inserts. PostgreSQL takes each in one statement. SQLite gets one statement per
-/// row: diesel writes SQLite batches with optional columns or `ON CONFLICT` row by row anyway,
-/// and in-process statements cost little next to the commit, which stays one per batch.
+/// The statements of a batch, per backend. PostgreSQL writes the plan in one statement of
+/// data-modifying CTEs. SQLite gets one statement per row: diesel writes SQLite batches with
+/// optional columns or `ON CONFLICT` row by row anyway, and in-process statements cost little
+/// next to the commit, which stays one per batch.
 pub(super) trait BatchInserts {
     /// Inserts the organizations whose INN is not taken yet, in the order given.
     fn insert_organizations(&mut self, rows: Vec<NewOrganization<'_>>) -> QueryResult<()>;
-    /// Inserts the payments whose operation_id is not taken yet; returns how many it inserted.
-    fn insert_payments(&mut self, rows: Vec<NewPayment<'_>>) -> QueryResult<usize>;
-    /// Stores the new balances (organization id, balance in minor units).
-    fn update_balances(&mut self, balances: &[(Uuid, i64)], stamp: SqlTimestamp)
-        -> QueryResult<()>;
     /// Locks the balance rows of the organizations with these INNs, in organization-id order,
     /// and reads the payments stored under these operation ids, each with its organization's
     /// INN.
@@ -117,46 +113,26 @@ pub(super) trait BatchInserts {
         inns: &[&str],
         operation_ids: &[SqlUuid],
     ) -> QueryResult<(Vec<OrganizationRow>, Vec<StoredRow>)>;
-    /// The plan's writes: inserts the payments whose operation_id is not taken yet and, only
-    /// if that was all of them, stores the new balances and inserts the log rows in the order
-    /// given. Returns how many payments it inserted; fewer than given means nothing else was
-    /// written and the caller must roll back.
+    /// The plan's writes (`payments` is never empty): inserts the payments whose
+    /// operation_id is not taken yet and, only if that was all of them, stores the new
+    /// balances (organization id, balance in minor units) and inserts the log rows in the
+    /// order given. Returns how many payments it inserted; fewer than given means nothing else
+    /// was written and the caller must roll back.
     fn write_plan(
         &mut self,
         payments: Vec<NewPayment<'_>>,
         balances: &[(Uuid, i64)],
         log: Vec<NewLogEntry>,
         stamp: SqlTimestamp,
-    ) -> QueryResult<usize> {
-        let expected = payments.len();
-        let inserted = if expected == 0 {
-            0
-        } else {
-            self.insert_payments(payments)?
-        };
-        if inserted != expected {
-            return Ok(inserted);
-        }
-        if !balances.is_empty() {
-            self.update_balances(balances, stamp)?;
-        }
-        if !log.is_empty() {
-            self.insert_log(log)?;
-        }
-        Ok(inserted)
-    }
-    /// Inserts log rows in the order given.
-    fn insert_log(&mut self, log: Vec<NewLogEntry>) -> QueryResult<()>;
+    ) -> QueryResult<usize>;
+}
+
+/// One field of every row, as the array PostgreSQL unnests.
+fn column<R, T>(rows: &[R], field: impl Fn(&R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
 }
 
 impl BatchInserts for PgConnection {
-    fn insert_log(&mut self, log: Vec<NewLogEntry>) -> QueryResult<()> {
-        diesel::insert_into(balance_log::table)
-            .values(log)
-            .execute(self)
-            .map(drop)
-    }
-
     /// One statement, one round trip (three before): the rows go as arrays. The balances and
     /// the log are written only when every payment was inserted (`expected`); otherwise a
     /// concurrent writer took an operation id and the caller rolls back and plans again.
@@ -168,10 +144,6 @@ impl BatchInserts for PgConnection {
         stamp: SqlTimestamp,
     ) -> QueryResult<usize> {
         use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as U};
-        if payments.is_empty() {
-            // Nothing new: the plan credits nothing, so no balance or log row either.
-            return Ok(0);
-        }
         #[derive(QueryableByName)]
         struct Inserted {
             #[diesel(sql_type = BigInt)]
@@ -180,7 +152,6 @@ impl BatchInserts for PgConnection {
         let expected = payments.len() as i64;
         let uuid = |id: SqlUuid| id.0;
         let time = |t: SqlTimestamp| t.0;
-        let (balance_ids, balance_values): (Vec<Uuid>, Vec<i64>) = balances.iter().copied().unzip();
         let row = diesel::sql_query(
             "WITH p AS (\
                INSERT INTO payments (id, organization_id, invoice_id, amount_minor, currency, \
@@ -208,98 +179,33 @@ impl BatchInserts for PgConnection {
                WHERE n.inserted = $28 ORDER BY v.k) \
              SELECT inserted FROM n",
         )
-        .bind::<Array<U>, _>(payments.iter().map(|p| uuid(p.id)).collect::<Vec<_>>())
-        .bind::<Array<U>, _>(
-            payments
-                .iter()
-                .map(|p| uuid(p.organization_id))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<U>>, _>(
-            payments
-                .iter()
-                .map(|p| p.invoice_id.map(uuid))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<BigInt>, _>(payments.iter().map(|p| p.amount_minor).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(payments.iter().map(|p| p.currency).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(
-            payments
-                .iter()
-                .map(|p| p.payment_method)
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Text>, _>(payments.iter().map(|p| p.status).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(
-            payments
-                .iter()
-                .map(|p| p.transaction_reference)
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Text>>, _>(payments.iter().map(|p| p.notes).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(
-            payments
-                .iter()
-                .map(|p| p.failure_reason)
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Text>>, _>(
-            payments.iter().map(|p| p.admin_notes).collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<U>>, _>(
-            payments
-                .iter()
-                .map(|p| p.operation_id.map(uuid))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Text>>, _>(
-            payments
-                .iter()
-                .map(|p| p.document_number)
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Timestamptz>>, _>(
-            payments
-                .iter()
-                .map(|p| p.document_date.map(time))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Timestamptz>, _>(
-            payments
-                .iter()
-                .map(|p| time(p.created_at))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Timestamptz>, _>(
-            payments
-                .iter()
-                .map(|p| time(p.updated_at))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Timestamptz>>, _>(
-            payments
-                .iter()
-                .map(|p| p.processed_at.map(time))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<U>, _>(balance_ids)
-        .bind::<Array<BigInt>, _>(balance_values)
+        .bind::<Array<U>, _>(column(&payments, |p| uuid(p.id)))
+        .bind::<Array<U>, _>(column(&payments, |p| uuid(p.organization_id)))
+        .bind::<Array<Nullable<U>>, _>(column(&payments, |p| p.invoice_id.map(uuid)))
+        .bind::<Array<BigInt>, _>(column(&payments, |p| p.amount_minor))
+        .bind::<Array<Text>, _>(column(&payments, |p| p.currency))
+        .bind::<Array<Text>, _>(column(&payments, |p| p.payment_method))
+        .bind::<Array<Text>, _>(column(&payments, |p| p.status))
+        .bind::<Array<Nullable<Text>>, _>(column(&payments, |p| p.transaction_reference))
+        .bind::<Array<Nullable<Text>>, _>(column(&payments, |p| p.notes))
+        .bind::<Array<Nullable<Text>>, _>(column(&payments, |p| p.failure_reason))
+        .bind::<Array<Nullable<Text>>, _>(column(&payments, |p| p.admin_notes))
+        .bind::<Array<Nullable<U>>, _>(column(&payments, |p| p.operation_id.map(uuid)))
+        .bind::<Array<Nullable<Text>>, _>(column(&payments, |p| p.document_number))
+        .bind::<Array<Nullable<Timestamptz>>, _>(column(&payments, |p| p.document_date.map(time)))
+        .bind::<Array<Timestamptz>, _>(column(&payments, |p| time(p.created_at)))
+        .bind::<Array<Timestamptz>, _>(column(&payments, |p| time(p.updated_at)))
+        .bind::<Array<Nullable<Timestamptz>>, _>(column(&payments, |p| p.processed_at.map(time)))
+        .bind::<Array<U>, _>(column(balances, |b| b.0))
+        .bind::<Array<BigInt>, _>(column(balances, |b| b.1))
         .bind::<Timestamptz, _>(stamp.0)
-        .bind::<Array<U>, _>(log.iter().map(|e| uuid(e.id)).collect::<Vec<_>>())
-        .bind::<Array<U>, _>(
-            log.iter()
-                .map(|e| uuid(e.organization_id))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<U>, _>(log.iter().map(|e| uuid(e.payment_id)).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(
-            log.iter()
-                .map(|e| e.previous_balance_minor)
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<BigInt>, _>(log.iter().map(|e| e.new_balance_minor).collect::<Vec<_>>())
-        .bind::<Array<BigInt>, _>(log.iter().map(|e| e.delta_minor).collect::<Vec<_>>())
-        .bind::<Array<Timestamptz>, _>(log.iter().map(|e| time(e.created_at)).collect::<Vec<_>>())
+        .bind::<Array<U>, _>(column(&log, |e| uuid(e.id)))
+        .bind::<Array<U>, _>(column(&log, |e| uuid(e.organization_id)))
+        .bind::<Array<U>, _>(column(&log, |e| uuid(e.payment_id)))
+        .bind::<Array<BigInt>, _>(column(&log, |e| e.previous_balance_minor))
+        .bind::<Array<BigInt>, _>(column(&log, |e| e.new_balance_minor))
+        .bind::<Array<BigInt>, _>(column(&log, |e| e.delta_minor))
+        .bind::<Array<Timestamptz>, _>(column(&log, |e| time(e.created_at)))
         .bind::<BigInt, _>(expected)
         .get_result::<Inserted>(self)?;
         // `inserted` never exceeds the rows given.
@@ -313,33 +219,6 @@ impl BatchInserts for PgConnection {
             .do_nothing()
             .execute(self)
             .map(drop)
-    }
-
-    fn insert_payments(&mut self, rows: Vec<NewPayment<'_>>) -> QueryResult<usize> {
-        diesel::insert_into(payments::table)
-            .values(rows)
-            .on_conflict(payments::operation_id)
-            .do_nothing()
-            .execute(self)
-    }
-
-    fn update_balances(
-        &mut self,
-        balances: &[(Uuid, i64)],
-        stamp: SqlTimestamp,
-    ) -> QueryResult<()> {
-        use diesel::sql_types::{Array, BigInt, Timestamptz, Uuid as SqlUuidType};
-        // One statement for all the batch's organizations (each row still updated once).
-        let (ids, values): (Vec<Uuid>, Vec<i64>) = balances.iter().copied().unzip();
-        diesel::sql_query(
-            "UPDATE organizations AS o SET balance_minor = v.balance, updated_at = $3 \
-             FROM unnest($1::uuid[], $2::bigint[]) AS v(id, balance) WHERE o.id = v.id",
-        )
-        .bind::<Array<SqlUuidType>, _>(ids)
-        .bind::<Array<BigInt>, _>(values)
-        .bind::<Timestamptz, _>(stamp.0)
-        .execute(self)
-        .map(drop)
     }
 
     /// One statement, one round trip (two before): the lock first, then the look-up. Both
@@ -451,13 +330,6 @@ impl LockedOrStored {
 }
 
 impl BatchInserts for SqliteConnection {
-    fn insert_log(&mut self, log: Vec<NewLogEntry>) -> QueryResult<()> {
-        diesel::insert_into(balance_log::table)
-            .values(log)
-            .execute(self)
-            .map(drop)
-    }
-
     fn insert_organizations(&mut self, rows: Vec<NewOrganization<'_>>) -> QueryResult<()> {
         for row in rows {
             diesel::insert_into(organizations::table)
@@ -469,23 +341,25 @@ impl BatchInserts for SqliteConnection {
         Ok(())
     }
 
-    fn insert_payments(&mut self, rows: Vec<NewPayment<'_>>) -> QueryResult<usize> {
+    fn write_plan(
+        &mut self,
+        payments: Vec<NewPayment<'_>>,
+        balances: &[(Uuid, i64)],
+        log: Vec<NewLogEntry>,
+        stamp: SqlTimestamp,
+    ) -> QueryResult<usize> {
+        let expected = payments.len();
         let mut inserted = 0;
-        for row in rows {
+        for row in payments {
             inserted += diesel::insert_into(payments::table)
                 .values(row)
                 .on_conflict(payments::operation_id)
                 .do_nothing()
                 .execute(self)?;
         }
-        Ok(inserted)
-    }
-
-    fn update_balances(
-        &mut self,
-        balances: &[(Uuid, i64)],
-        stamp: SqlTimestamp,
-    ) -> QueryResult<()> {
+        if inserted != expected {
+            return Ok(inserted);
+        }
         for &(id, balance) in balances {
             diesel::update(organizations::table.find(SqlUuid(id)))
                 .set((
@@ -494,7 +368,10 @@ impl BatchInserts for SqliteConnection {
                 ))
                 .execute(self)?;
         }
-        Ok(())
+        diesel::insert_into(balance_log::table)
+            .values(log)
+            .execute(self)?;
+        Ok(inserted)
     }
 
     /// SQLite's `BEGIN IMMEDIATE` already excludes every other writer: the read is the lock.
@@ -634,21 +511,25 @@ macro_rules! impl_batch_connection {
                     // In operation-id order, so concurrent batches wait on each other's keys
                     // in one order.
                     new_payments.sort_by_key(|p| p.bank.as_ref().map(|b| b.operation_id));
-                    let balances: Vec<(Uuid, i64)> = plan
-                        .balances
-                        .iter()
-                        .map(|b| (b.organization_id.0, b.new.to_minor_units()))
-                        .collect();
-                    let inserted = conn.write_plan(
-                        new_payments.iter().map(|p| NewPayment::of(p)).collect(),
-                        &balances,
-                        log_rows(&plan, stamp),
-                        stamp,
-                    )?;
-                    if inserted != new_payments.len() {
-                        return Err(BatchAbort::Retry(
-                            "a concurrent writer recorded one of the operation ids".into(),
-                        ));
+                    // Nothing new (every item a duplicate, conflict or refusal): the plan
+                    // credits nothing, so no balance or log row either.
+                    if !new_payments.is_empty() {
+                        let balances: Vec<(Uuid, i64)> = plan
+                            .balances
+                            .iter()
+                            .map(|b| (b.organization_id.0, b.new.to_minor_units()))
+                            .collect();
+                        let inserted = conn.write_plan(
+                            new_payments.iter().map(|p| NewPayment::of(p)).collect(),
+                            &balances,
+                            log_rows(&plan, stamp),
+                            stamp,
+                        )?;
+                        if inserted != new_payments.len() {
+                            return Err(BatchAbort::Retry(
+                                "a concurrent writer recorded one of the operation ids".into(),
+                            ));
+                        }
                     }
                     Ok(plan.items.iter().map(|item| item.outcome()).collect())
                 };

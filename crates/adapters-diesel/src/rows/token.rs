@@ -1,18 +1,23 @@
 //! `api_tokens` joined with `users`.
 
 use super::{corrupt, Corrupt};
+use crate::schema::{api_tokens, users};
 use crate::sql_types::{SqlTimestamp, SqlUuid};
 use diesel::prelude::*;
 use payments_domain::auth::{Role, TokenHash, TokenId, TokenRecord, UserId};
 use payments_domain::OrganizationId;
 
-/// A token joined with its user's role and organization.
-#[derive(Debug, Queryable)]
+/// A token joined with its user's role and organization (select it from `api_tokens`
+/// inner-joined with `users`).
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
 pub(crate) struct TokenRow {
     pub(crate) id: SqlUuid,
     pub(crate) token_hash: String,
     pub(crate) user_id: SqlUuid,
+    #[diesel(select_expression = users::role)]
     pub(crate) role: String,
+    #[diesel(select_expression = users::organization_id)]
     pub(crate) organization_id: Option<SqlUuid>,
     pub(crate) created_at: SqlTimestamp,
     pub(crate) revoked_at: Option<SqlTimestamp>,

@@ -37,13 +37,20 @@ impl Authenticate {
     /// Looks the token up by its hash; revoked and unknown tokens are refused alike.
     pub async fn execute(&self, token: Option<&str>) -> Result<Principal, AuthenticationError> {
         let token = token.ok_or(AuthenticationError::Missing)?;
-        let record = self
-            .tokens
-            .find_token(&TokenHash::of(token))
-            .await
-            .map_err(AuthenticationError::Storage)?;
-        principal_of(record)
+        principal_by_hash(self.tokens.as_ref(), &TokenHash::of(token)).await
     }
+}
+
+/// The principal of the token with `hash`, read from the store.
+async fn principal_by_hash(
+    tokens: &dyn TokenStore,
+    hash: &TokenHash,
+) -> Result<Principal, AuthenticationError> {
+    let record = tokens
+        .find_token(hash)
+        .await
+        .map_err(AuthenticationError::Storage)?;
+    principal_of(record)
 }
 
 /// The principal of a looked-up token: revoked and unknown tokens are refused alike.
@@ -65,6 +72,16 @@ pub enum ReadBalanceError {
     Unauthenticated(AuthenticationError),
     #[error(transparent)]
     Storage(StorageError),
+}
+
+/// Authentication failures of a balance read: the storage failing is not the caller's fault.
+impl From<AuthenticationError> for ReadBalanceError {
+    fn from(refused: AuthenticationError) -> Self {
+        match refused {
+            AuthenticationError::Storage(cause) => Self::Storage(cause),
+            refused => Self::Unauthenticated(refused),
+        }
+    }
 }
 
 /// Reads an organization's balance by INN, within the caller's tenancy.
@@ -91,17 +108,10 @@ impl ReadBalance {
         token: Option<&str>,
         inn: Option<&Inn>,
     ) -> Result<Organization, ReadBalanceError> {
-        let token = token.ok_or(ReadBalanceError::Unauthenticated(
-            AuthenticationError::Missing,
-        ))?;
+        let token = token.ok_or(AuthenticationError::Missing)?;
         let hash = TokenHash::of(token);
         let Some(inn) = inn else {
-            let record = self
-                .tokens
-                .find_token(&hash)
-                .await
-                .map_err(ReadBalanceError::Storage)?;
-            principal_of(record).map_err(ReadBalanceError::Unauthenticated)?;
+            principal_by_hash(self.tokens.as_ref(), &hash).await?;
             return Err(ReadBalanceError::NotFound);
         };
         let (record, organization) = self
@@ -109,7 +119,7 @@ impl ReadBalance {
             .find_token_and_organization(&hash, inn)
             .await
             .map_err(ReadBalanceError::Storage)?;
-        let principal = principal_of(record).map_err(ReadBalanceError::Unauthenticated)?;
+        let principal = principal_of(record)?;
         match organization {
             Some(organization) if principal.can_see(organization.id) => Ok(organization),
             _ => Err(ReadBalanceError::NotFound),
