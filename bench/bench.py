@@ -319,7 +319,7 @@ def main():
                     if args.profile:
                         top = run(["psql", pg_url, "-Atc",
                                    "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), "
-                                   "round(mean_plan_time::numeric, 3), rows, "
+                                   "plans, round(total_plan_time::numeric, 1), rows, "
                                    "left(regexp_replace(query, '\\s+', ' ', 'g'), 160) "
                                    "FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC "
                                    "LIMIT 12"]).stdout

@@ -102,25 +102,34 @@ pub(crate) fn check() -> Result<(), StorageError> {
 /// with the transaction, so the pooled connection keeps its own `statement_timeout`
 /// afterwards. One simple-query batch, so bounding the transaction costs no round trip of its
 /// own.
-pub(crate) fn pg_begin_sql() -> String {
-    match remaining() {
+/// `settings` are further `SET LOCAL` statements for this transaction only, sent in the same
+/// batch.
+pub(crate) fn pg_begin_sql(settings: &str) -> String {
+    let mut sql = match remaining() {
         Some(left) => {
             // 0 would mean "no limit" to PostgreSQL.
             let ms = left.as_millis().clamp(1, i32::MAX as u128);
             format!("BEGIN; SET LOCAL statement_timeout = {ms}; SET LOCAL lock_timeout = {ms}")
         }
         None => "BEGIN".to_string(),
+    };
+    if !settings.is_empty() {
+        sql.push_str("; ");
+        sql.push_str(settings);
     }
+    sql
 }
 
 /// Runs `body` in a PostgreSQL transaction opened by [`pg_begin_sql`], committed when it
 /// returns `Ok` and rolled back otherwise (the same contract as diesel's `transaction`).
 pub(crate) fn pg_transaction<T, E: From<diesel::result::Error>>(
     conn: &mut PgConnection,
+    settings: &str,
     body: impl FnOnce(&mut PgConnection) -> Result<T, E>,
 ) -> Result<T, E> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    if let Err(error) = AnsiTransactionManager::begin_transaction_sql(conn, &pg_begin_sql()) {
+    if let Err(error) = AnsiTransactionManager::begin_transaction_sql(conn, &pg_begin_sql(settings))
+    {
         // The batch may have failed after its BEGIN: leave no transaction open on a pooled
         // connection (outside a transaction ROLLBACK only warns).
         let _ = conn.batch_execute("ROLLBACK");

@@ -201,7 +201,7 @@ impl Locking for PgConnection {
     ) -> Result<T, Abort> {
         // Bounded by the request's deadline: statements and lock waits by the server, the
         // COMMIT by the check after the body (a late transaction rolls back instead).
-        crate::deadline::pg_transaction(self, |conn| {
+        crate::deadline::pg_transaction(self, "", |conn| {
             let done = body(conn)?;
             crate::deadline::check().map_err(Abort::Storage)?;
             Ok(done)

@@ -48,6 +48,7 @@ use payments_domain::ports::{RecordError, RecordOutcome};
 use payments_domain::{BankPayment, Inn, StorageError};
 use tokio::sync::oneshot;
 
+mod prepared;
 mod write;
 
 use write::write_batch;
