@@ -126,6 +126,8 @@ struct QueueState {
     started: bool,
     /// Batch writers writing a batch right now.
     writing: usize,
+    /// Batch writers waiting for a payment to start a batch with.
+    idle: usize,
 }
 
 /// The queue and the flusher threads of one [`crate::Database`]; shared by its clones.
@@ -180,7 +182,7 @@ impl GroupCommit {
     ) -> Result<RecordOutcome, RecordError> {
         let (reply, answer) = oneshot::channel();
         let registered = crate::deadline::register(crate::deadline::capture())?;
-        {
+        let wake = {
             let mut state = self.shared.lock();
             if !state.started {
                 state.started = true;
@@ -194,8 +196,13 @@ impl GroupCommit {
                 registered,
             });
             state.outstanding += 1;
+            needs_a_writer(state.idle, eligible(&state).count(), self.options.max_items)
+        };
+        // Wake a writer only when one can act on it (see `needs_a_writer`): waking a gathering
+        // writer for every arrival cost a context switch per webhook for nothing.
+        if wake {
+            self.shared.ready.notify_one();
         }
-        self.shared.ready.notify_one();
         answer.await.unwrap_or_else(|_| {
             Err(RecordError::Storage(StorageError::new(
                 "the batch writer stopped before answering",
@@ -293,6 +300,13 @@ fn keep_gathering(
     ready < max_items && outstanding > ready && writing + 1 >= writers
 }
 
+/// Whether a payment just queued needs a writer woken: one is `idle` (it may start a batch
+/// with it), or a full batch is `ready` (a gathering writer stops waiting). Otherwise the writers are
+/// busy, or gathering and not full, and each picks the payment up when it next looks.
+fn needs_a_writer(idle: usize, ready: usize, max_items: usize) -> bool {
+    idle > 0 || ready >= max_items.max(1)
+}
+
 /// Waits for payments and gathers a batch: up to `max_items`, waiting at most `max_wait`
 /// after the oldest one while [`keep_gathering`] says so. `None` on shutdown.
 fn next_batch(
@@ -310,7 +324,9 @@ fn next_batch(
             if state.shutdown && state.jobs.is_empty() {
                 return None;
             }
+            state.idle += 1;
             state = shared.ready.wait(state).unwrap_or_else(|p| p.into_inner());
+            state.idle -= 1;
         };
         let deadline = oldest + options.max_wait;
         loop {
@@ -422,7 +438,17 @@ fn with_writer<T>(backend: &Backend, body: impl FnOnce(Conn<'_>) -> T) -> Result
 
 #[cfg(test)]
 mod tests {
-    use super::keep_gathering;
+    use super::{keep_gathering, needs_a_writer};
+
+    #[test]
+    fn an_arrival_wakes_a_writer_only_when_one_can_act_on_it() {
+        assert!(needs_a_writer(1, 1, 64), "an idle writer starts a batch");
+        assert!(needs_a_writer(0, 64, 64), "a full batch ends the gathering");
+        assert!(
+            !needs_a_writer(0, 5, 64),
+            "all busy or gathering, batch not full: picked up later"
+        );
+    }
 
     #[test]
     fn a_writer_waits_for_company_only_while_every_other_writer_is_busy() {
