@@ -18,7 +18,9 @@
 //!    the log rows in arrival order.
 //!
 //! On PostgreSQL a batch of organizations that exist is four round trips: `BEGIN` with the
-//! deadline's `SET LOCAL`s, the lock and look-up, the writes, `COMMIT`.
+//! deadline's `SET LOCAL`s, the lock and look-up, the writes, `COMMIT`. The lock and look-up
+//! and the writes are prepared once per connection and run one generic plan each
+//! (`write::BATCH_SETTINGS`).
 //!
 //! If another writer took one of the operation ids between steps 2 and 4 (it committed
 //! meanwhile), the insert returns fewer rows; the batch is rolled back and planned again, and
