@@ -9,8 +9,9 @@
 -- an operation already sent) is counted and reported, so a too-short file shows.
 -- The summary goes, as one JSON object, to the file named by $WRK_OUT. There is no
 -- `response()` hook: it makes wrk hand every response to Lua, about 15 % of wrk's CPU per
--- request (0.025 vs 0.021 ms on /healthz, 3 runs each). Answers other than 2xx are counted from the server's own
--- `http_requests_total` (bench.py), and wrk's `status` count (non-2xx/3xx) is checked too.
+-- request (0.025 vs 0.021 ms on /healthz, 3 runs each). Answers other than 2xx are counted
+-- from the server's own `http_requests_total` (bench.py), and wrk's `status` count (its
+-- 4xx and 5xx answers) is checked too.
 
 local threads = {}
 local next_id = 0

@@ -303,8 +303,9 @@ fn keep_gathering(
 }
 
 /// Whether a payment just queued needs a writer woken: one is `idle` (it may start a batch
-/// with it), or a full batch is `ready` (a gathering writer stops waiting). Otherwise the writers are
-/// busy, or gathering and not full, and each picks the payment up when it next looks.
+/// with it), or a full batch is `ready` (a gathering writer stops waiting). Otherwise the
+/// writers are busy, or gathering and not full, and each picks the payment up when it next
+/// looks.
 fn needs_a_writer(idle: usize, ready: usize, max_items: usize) -> bool {
     idle > 0 || ready >= max_items.max(1)
 }

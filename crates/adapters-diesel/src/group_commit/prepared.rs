@@ -43,9 +43,9 @@ impl<'a> CachedSql<'a> {
     }
 }
 
-/// The text between the placeholders, if they read `$1`, `$2`, … in order (split once per
-/// statement: diesel walks a query several times per execution).
-fn pieces(sql: &str) -> Option<Vec<&str>> {
+/// The text between the placeholders, if they read `$1`, `$2`, … in order. Split when the
+/// statement is built, not on each of the several walks diesel makes of it per execution.
+pub(super) fn pieces(sql: &str) -> Option<Vec<&str>> {
     let mut pieces = Vec::new();
     let mut rest = sql;
     while let Some(at) = rest.find('$') {
