@@ -251,6 +251,37 @@ fn a_mistyped_database_url_scheme_is_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Waits until a session of this database is inside `pg_sleep`, so that the statements
+/// before it (a row lock) have run. A fixed pause was not enough on a loaded CI machine: psql
+/// took the lock only after the webhook had gone through.
+async fn wait_until_pg_sleep_holds_the_lock(url: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let sleeping = std::process::Command::new("psql")
+            .arg(url)
+            .args(["-v", "ON_ERROR_STOP=1", "-Atc"])
+            .arg(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event = 'PgSleep'",
+            )
+            .output()
+            .expect("psql");
+        assert!(
+            sleeping.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sleeping.stderr)
+        );
+        if String::from_utf8_lossy(&sleeping.stdout).trim() != "0" {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "psql never took the lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Defect 1: the issue's reproduction. A row lock held in psql outlasts the request timeout;
 /// the webhook is answered 503 in time and, once the lock is released, nothing of it commits.
 /// The identical retry is then credited once.
@@ -280,7 +311,7 @@ async fn a_timed_out_webhook_is_never_committed_afterwards() {
             .output()
             .expect("psql")
     });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    wait_until_pg_sleep_holds_the_lock(app.db.url()).await;
     let delivery = payment(&new_operation_id(), json!("5.00"), INN);
     let started = std::time::Instant::now();
     let answer = app.post_webhook(&delivery).await;
@@ -288,7 +319,7 @@ async fn a_timed_out_webhook_is_never_committed_afterwards() {
     assert_eq!(answer.status, 503, "{}", answer.text);
     assert!(answer.content_type.starts_with("application/json"));
     assert!(
-        took < std::time::Duration::from_millis(3500),
+        took < std::time::Duration::from_millis(4500),
         "took {took:?}"
     );
     let locked = locker.join().expect("psql thread");
