@@ -99,13 +99,19 @@ def postmaster_pid(url):
         return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
-def cpu_ticks(pids):
+def cpu_ticks(pids, reaped_children_of=None):
+    """utime + stime of the live `pids`, plus what the children that `reaped_children_of`
+    has reaped used (cutime + cstime): without it, a backend that exits during a run (a
+    closed connection, an autovacuum worker) takes its CPU time with it and the delta can
+    go negative."""
     total = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
+            if pid == reaped_children_of:
+                total += int(fields[13]) + int(fields[14])
         except (FileNotFoundError, ProcessLookupError, IndexError):
             pass
     return total
@@ -176,7 +182,7 @@ class Server:
             self.proc.kill()
 
 
-def wrk(server, scenario, connections, duration, expected_rate, token, workdir, db_pids):
+def wrk(server, scenario, connections, duration, expected_rate, token, workdir, db_cpu_ticks):
     """One wrk run; returns its figures."""
     requests_file = os.path.join(workdir, f"{scenario}.txt")
     count = max(2000, int(expected_rate * duration * 1.5))
@@ -187,7 +193,7 @@ def wrk(server, scenario, connections, duration, expected_rate, token, workdir, 
     mode = "get" if scenario == "balance" else "post"
     reset_peak_rss(server.proc.pid)
     cpu_before = cpu_ticks([server.proc.pid])
-    db_before = cpu_ticks(db_pids())
+    db_before = db_cpu_ticks()
     env = dict(os.environ, WRK_OUT=out)
     not_2xx_before = answers_not_2xx(server)
     load_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -196,7 +202,7 @@ def wrk(server, scenario, connections, duration, expected_rate, token, workdir, 
          "-s", os.path.join(HERE, "wrk.lua"), f"http://127.0.0.1:{server.port}",
          "--", requests_file, str(threads), mode, token or ""], env=env)
     cpu = cpu_ticks([server.proc.pid]) - cpu_before
-    db_cpu = cpu_ticks(db_pids()) - db_before
+    db_cpu = db_cpu_ticks() - db_before
     idle = machine_idle() - idle_before
     load_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     not_2xx = answers_not_2xx(server) - not_2xx_before
@@ -313,11 +319,13 @@ def main():
              f"FROM generate_series(0, {SPREAD['ninns'] - 1}) g ON CONFLICT DO NOTHING"])
         postmaster = postmaster_pid(pg_url)
 
-        def db_pids():
-            return children(postmaster)
+        def db_cpu_ticks():
+            if postmaster is None:
+                return 0
+            return cpu_ticks([postmaster] + children(postmaster), reaped_children_of=postmaster)
 
         log(f"warm-up ({duration} s, spread, 8 connections)")
-        wrk(server, "spread", 8, duration, 5000, token, workdir, db_pids)
+        wrk(server, "spread", 8, duration, 5000, token, workdir, db_cpu_ticks)
         for round_number in range(1, rounds + 1):
             for scenario in scenarios:
                 for conns in connections:
@@ -325,7 +333,7 @@ def main():
                         run(["psql", pg_url, "-Atc", "SELECT pg_stat_statements_reset()"])
                     figures = wrk(server, scenario, conns, duration,
                                   20000 if scenario == "balance" else 8000, token, workdir,
-                                  db_pids)
+                                  db_cpu_ticks)
                     results.setdefault(("postgres", scenario, conns), []).append(figures)
                     log(f"round {round_number} postgres {scenario:7} c={conns:<3} "
                         f"{figures['rps']:8.0f} req/s p50 {figures['p50_ms']:.2f} ms "
@@ -371,11 +379,11 @@ def main():
         if not args.no_sqlite:
             sqlite_path = os.path.join(workdir, "bench.sqlite3")
             server = Server(args.binary, sqlite_path, env_extra)
-            wrk(server, "spread", 8, duration, 3000, None, workdir, lambda: [])
+            wrk(server, "spread", 8, duration, 3000, None, workdir, lambda: 0)
             for _ in range(rounds):
                 for scenario in ("spread", "hot"):
                     figures = wrk(server, scenario, 8, duration, 6000, None, workdir,
-                                  lambda: [])
+                                  lambda: 0)
                     results.setdefault(("sqlite", scenario, 8), []).append(figures)
                     log(f"sqlite {scenario:7} c=8   {figures['rps']:8.0f} req/s "
                         f"p50 {figures['p50_ms']:.2f} ms p99 {figures['p99_ms']:.2f} ms "
