@@ -55,7 +55,8 @@ for_both_backends! {
                 .execute(self)?;
             diesel::insert_into(balance_log::table)
                 .values(&NewLogEntry {
-                    id: SqlUuid(Uuid::new_v4()),
+                    // Time-ordered, like payment ids: appended to the end of the id index.
+                    id: SqlUuid(Uuid::now_v7()),
                     organization_id,
                     payment_id: SqlUuid(payment_id.0),
                     previous_balance_minor: change.previous.to_minor_units(),

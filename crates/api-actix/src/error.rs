@@ -448,7 +448,7 @@ mod tests {
             ),
             (
                 ReceiveError::Conflict {
-                    payment_id: PaymentId::new_random(),
+                    payment_id: PaymentId::generate(),
                 }
                 .into(),
                 StatusCode::CONFLICT,

@@ -90,7 +90,7 @@ impl BankPaymentStore for InMemoryStore {
         };
         let change = ledger::credit(balance, payment.amount)?;
 
-        let payment_id = PaymentId::new_random();
+        let payment_id = PaymentId::generate();
         tables
             .payments
             .insert(payment.operation_id, (payment_id, payment.clone()));

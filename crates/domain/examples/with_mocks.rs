@@ -27,7 +27,7 @@ fn webhook(amount: &str) -> RawBankPayment {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rub = |text: &str| Money::parse(text, Currency::RUB);
     let first = BankPayment::from_raw(&webhook("145000"))?;
-    let first_id = PaymentId::new_random();
+    let first_id = PaymentId::generate();
 
     // 1. A new operation: the store records it once and reports the credit it computed.
     let mut store = MockBankPaymentStore::new();

@@ -297,7 +297,7 @@ impl BankPayment {
     /// (the money is in the account), referenced by the bank's document number.
     pub fn to_payment(&self, organization_id: OrganizationId, now: DateTime<Utc>) -> Payment {
         Payment {
-            id: PaymentId::new_random(),
+            id: PaymentId::generate(),
             organization_id,
             invoice_id: None,
             amount: self.amount,
@@ -468,7 +468,7 @@ mod tests {
         #[test]
         fn a_recorded_operation_writes_nothing_and_carries_the_dedup_verdict() {
             let recorded = RecordedBankPayment {
-                payment_id: PaymentId::new_random(),
+                payment_id: PaymentId::generate(),
                 payment: payment("100"),
             };
             let org = OrganizationId::new_random();
@@ -501,7 +501,7 @@ mod tests {
         fn a_recorded_operation_wins_over_a_ledger_refusal() {
             // A duplicate must be answered as such even when a new credit would overflow.
             let recorded = RecordedBankPayment {
-                payment_id: PaymentId::new_random(),
+                payment_id: PaymentId::generate(),
                 payment: payment("1"),
             };
             let full = rub("9999999999999.99");

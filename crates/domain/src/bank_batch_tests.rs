@@ -134,7 +134,7 @@ fn a_conflicting_reuse_inside_one_batch_is_a_conflict_and_changes_nothing() {
 #[test]
 fn stored_payments_decide_duplicates_and_conflicts() {
     let stored = RecordedBankPayment {
-        payment_id: PaymentId::new_random(),
+        payment_id: PaymentId::generate(),
         payment: payment(7, 1, 100),
     };
     let batch = [payment(7, 1, 100), payment(7, 1, 101)];

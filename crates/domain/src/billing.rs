@@ -234,7 +234,7 @@ pub fn plan_manual_payment(
         return Err(ManualPaymentError::InvoiceNotPayable(invoice.status));
     }
     Ok(Payment {
-        id: PaymentId::new_random(),
+        id: PaymentId::generate(),
         organization_id,
         invoice_id: Some(invoice.id.0),
         amount: invoice.amount,

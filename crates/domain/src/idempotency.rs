@@ -79,7 +79,7 @@ mod tests {
 
     #[test]
     fn the_same_request_replays_its_payment() {
-        let payment = PaymentId::new_random();
+        let payment = PaymentId::generate();
         let first = request("A");
         assert_eq!(
             decide(&request("A"), Some(&stored(&first, Some(payment)))),
@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn another_request_under_the_key_is_a_reuse() {
         let first = request("A");
-        let payment = Some(PaymentId::new_random());
+        let payment = Some(PaymentId::generate());
         assert_eq!(
             decide(&request("B"), Some(&stored(&first, payment))),
             IdempotencyDecision::Reused

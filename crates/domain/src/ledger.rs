@@ -251,7 +251,7 @@ mod tests {
         BalanceLogEntry {
             id: Uuid::new_v4(),
             organization_id: OrganizationId::new_random(),
-            payment_id: PaymentId::new_random(),
+            payment_id: PaymentId::generate(),
             previous_balance: rub(previous),
             new_balance: rub(new),
             delta_minor_units: delta,

@@ -15,9 +15,11 @@ use crate::organization::OrganizationId;
 pub struct PaymentId(pub Uuid);
 
 impl PaymentId {
-    /// A fresh random id.
-    pub fn new_random() -> Self {
-        Self(Uuid::new_v4())
+    /// A fresh id: a UUID version 7 (a millisecond timestamp, then 74 random bits). Ids made
+    /// later sort later, so a new payment's primary-key entry lands on the index's last page
+    /// instead of a random one: fewer pages written per commit on both backends.
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
     }
 }
 
@@ -310,6 +312,14 @@ pub struct Payment {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn generated_payment_ids_are_version_7_and_sort_in_the_order_they_were_made() {
+        let ids: Vec<PaymentId> = (0..2000).map(|_| PaymentId::generate()).collect();
+        assert!(ids.iter().all(|id| id.0.get_version_num() == 7));
+        // Many fall in one millisecond: the order must hold within it too.
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
     #[test]
     fn balance_effects_follow_the_statuses_counted_in_the_balance() {
         // Entering a counted status credits, leaving one debits, anything else is neutral:

@@ -433,7 +433,8 @@ fn log_rows(plan: &BatchPlan, stamp: SqlTimestamp) -> Vec<NewLogEntry> {
     plan.log
         .iter()
         .map(|entry| NewLogEntry {
-            id: SqlUuid(Uuid::new_v4()),
+            // Time-ordered, like payment ids: appended to the end of the id index.
+            id: SqlUuid(Uuid::now_v7()),
             organization_id: SqlUuid(entry.organization_id.0),
             payment_id: SqlUuid(entry.payment_id.0),
             previous_balance_minor: entry.change.previous.to_minor_units(),

@@ -119,10 +119,7 @@ async fn payments_are_listed_with_filters_newest_first(db: &TestDatabase) {
         Some(first_invoice.number.as_str())
     );
     assert_eq!(found.payment.status, PaymentStatus::Succeeded);
-    assert_eq!(
-        db.find_payment(PaymentId::new_random()).await.unwrap(),
-        None
-    );
+    assert_eq!(db.find_payment(PaymentId::generate()).await.unwrap(), None);
 }
 
 async fn the_balance_log_is_listed_newest_first(db: &TestDatabase) {

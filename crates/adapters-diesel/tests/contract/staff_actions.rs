@@ -272,7 +272,7 @@ async fn approving_a_payment_of_an_invoice_paid_by_another_is_refused(db: &TestD
 async fn staff_actions_on_an_unknown_payment_are_not_found(db: &TestDatabase) {
     for action in [approve(), reject(), refund()] {
         assert_eq!(
-            act(db, PaymentId::new_random(), action).await,
+            act(db, PaymentId::generate(), action).await,
             Err(StaffActionStoreError::Rule(
                 StaffActionError::PaymentNotFound
             ))

@@ -624,7 +624,7 @@ mod tests {
         let entry = BalanceLogEntry {
             id: Uuid::new_v4(),
             organization_id: OrganizationId::new_random(),
-            payment_id: PaymentId::new_random(),
+            payment_id: PaymentId::generate(),
             previous_balance: rub("139"),
             new_balance: rub("0"),
             // Not new - previous: the body must say what was stored, not recompute it.

@@ -124,7 +124,7 @@ mod tests {
         BalanceLogEntry {
             id: Uuid::new_v4(),
             organization_id: OrganizationId::new_random(),
-            payment_id: PaymentId::new_random(),
+            payment_id: PaymentId::generate(),
             delta_minor_units: new.to_minor_units() - previous.to_minor_units(),
             previous_balance: previous,
             new_balance: new,

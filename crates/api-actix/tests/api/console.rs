@@ -132,7 +132,7 @@ async fn an_approval_without_the_csrf_token_never_reaches_the_use_case() {
     let mut mocks = Mocks::default();
     let (cookie, csrf) = session(Role::Staff, &mut mocks);
     mocks.staff.expect_apply_staff_action().never();
-    let id = PaymentId::new_random();
+    let id = PaymentId::generate();
     let uri = format!("/console/payments/{id}/approve");
     let (status, _, body) = call(mocks, form(&uri, &cookie, "notes=ok")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -150,7 +150,7 @@ async fn an_approval_without_the_csrf_token_never_reaches_the_use_case() {
 async fn an_approval_goes_through_the_billing_use_case_once() {
     let mut mocks = Mocks::default();
     let (cookie, csrf) = session(Role::Staff, &mut mocks);
-    let id = PaymentId::new_random();
+    let id = PaymentId::generate();
     mocks
         .staff
         .expect_apply_staff_action()

@@ -17,14 +17,14 @@ use serde_json::json;
 
 #[actix_web::test]
 async fn signed_new_payment_is_credited() {
-    let id = PaymentId::new_random();
+    let id = PaymentId::generate();
     let answer = Ports::new().credited(id).call(signed(BODY)).await;
     answer.assert(StatusCode::OK, processed(id));
 }
 
 #[actix_web::test]
 async fn webhook_answers_without_the_trailing_slash_too() {
-    let id = PaymentId::new_random();
+    let id = PaymentId::generate();
     let request = signed(BODY).uri("/api/webhook/bank");
     let answer = Ports::new().credited(id).call(request).await;
     answer.assert(StatusCode::OK, processed(id));
@@ -32,7 +32,7 @@ async fn webhook_answers_without_the_trailing_slash_too() {
 
 #[actix_web::test]
 async fn a_duplicate_answers_the_same_message() {
-    let id = PaymentId::new_random();
+    let id = PaymentId::generate();
     let existing = recorded_payment("145000.00");
     let ports = Ports::new().recording(move |_| {
         Ok(RecordOutcome::AlreadyRecorded {
@@ -48,7 +48,7 @@ async fn a_duplicate_answers_the_same_message() {
 
 #[actix_web::test]
 async fn content_type_parameters_and_case_are_accepted() {
-    let id = PaymentId::new_random();
+    let id = PaymentId::generate();
     let request =
         signed(BODY).insert_header((header::CONTENT_TYPE, "Application/JSON; charset=utf-8"));
     let answer = Ports::new().credited(id).call(request).await;
@@ -211,7 +211,7 @@ async fn stale_or_future_signatures_are_401() {
 
 #[actix_web::test]
 async fn legacy_mode_needs_no_signature() {
-    let id = PaymentId::new_random();
+    let id = PaymentId::generate();
     let answer = Ports::new()
         .legacy()
         .credited(id)
@@ -225,7 +225,7 @@ async fn reused_operation_with_other_data_is_409() {
     let existing = recorded_payment("1");
     let ports = Ports::new().recording(move |_| {
         Ok(RecordOutcome::AlreadyRecorded {
-            payment_id: PaymentId::new_random(),
+            payment_id: PaymentId::generate(),
             existing: existing.clone(),
         })
     });

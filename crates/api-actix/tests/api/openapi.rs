@@ -127,7 +127,7 @@ async fn real_answer(method: &str, path: &str, status: u16) -> Option<Answer> {
     let answer = match (method, path, status) {
         ("post", "/api/webhook/bank/", 200) => {
             Ports::new()
-                .credited(PaymentId::new_random())
+                .credited(PaymentId::generate())
                 .call(signed(BODY))
                 .await
         }
@@ -144,7 +144,7 @@ async fn real_answer(method: &str, path: &str, status: u16) -> Option<Answer> {
             Ports::new()
                 .recording(move |_| {
                     Ok(RecordOutcome::AlreadyRecorded {
-                        payment_id: PaymentId::new_random(),
+                        payment_id: PaymentId::generate(),
                         existing: existing.clone(),
                     })
                 })

@@ -141,7 +141,7 @@ async fn the_request_span_has_the_route_pattern_and_no_secrets() {
             .insert_header(("X-Request-Id", "trace-me-2")),
     ];
     let ports = Ports::new()
-        .credited(PaymentId::new_random())
+        .credited(PaymentId::generate())
         .with_token(&token)
         .with_organization(organization());
     let answers = serve(ports.state(), HttpSettings::default(), requests).await;
@@ -201,7 +201,7 @@ async fn metrics_count_traffic_outcomes_credits_and_pool() {
         },
         ..Ports::new()
     }
-    .credited(PaymentId::new_random());
+    .credited(PaymentId::generate());
     let requests = vec![
         signed(BODY),
         unsigned(BODY),
@@ -261,14 +261,14 @@ async fn each_webhook_outcome_is_counted() {
     let cases: Vec<(&str, Ports, TestRequest)> = vec![
         (
             "accepted",
-            Ports::new().credited(PaymentId::new_random()),
+            Ports::new().credited(PaymentId::generate()),
             signed(BODY),
         ),
         (
             "duplicate",
             Ports::new().recording(move |_| {
                 Ok(RecordOutcome::AlreadyRecorded {
-                    payment_id: PaymentId::new_random(),
+                    payment_id: PaymentId::generate(),
                     existing: duplicate.clone(),
                 })
             }),
@@ -278,7 +278,7 @@ async fn each_webhook_outcome_is_counted() {
             "conflict",
             Ports::new().recording(move |_| {
                 Ok(RecordOutcome::AlreadyRecorded {
-                    payment_id: PaymentId::new_random(),
+                    payment_id: PaymentId::generate(),
                     existing: conflicting.clone(),
                 })
             }),
@@ -340,7 +340,7 @@ async fn each_webhook_outcome_is_counted() {
 
 #[actix_web::test]
 async fn apps_with_their_own_state_count_separately() {
-    let busy = Ports::new().credited(PaymentId::new_random()).state();
+    let busy = Ports::new().credited(PaymentId::generate()).state();
     let quiet = Ports::new().state();
     serve(busy, HttpSettings::default(), vec![signed(BODY)]).await;
     let answers = serve(
@@ -493,7 +493,7 @@ async fn a_handler_within_the_timeout_answers_normally() {
         request_timeout: Duration::from_millis(500),
         ..HttpSettings::default()
     };
-    let id = PaymentId::new_random();
+    let id = PaymentId::generate();
     let ports = Ports {
         settings,
         ..Ports::new()

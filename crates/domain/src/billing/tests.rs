@@ -371,7 +371,7 @@ fn audit_input(
 }
 
 fn log_entry(previous: &str, new: &str) -> crate::ledger::BalanceLogEntry {
-    log_entry_of(PaymentId::new_random(), previous, new)
+    log_entry_of(PaymentId::generate(), previous, new)
 }
 
 fn log_entry_of(
@@ -395,7 +395,7 @@ fn log_entry_of(
 /// balance and the sum of succeeded payments all agree; only the tie to payments tells.
 #[test]
 fn ledger_audit_catches_errors_that_cancel_out() {
-    let (twice, never) = (PaymentId::new_random(), PaymentId::new_random());
+    let (twice, never) = (PaymentId::generate(), PaymentId::generate());
     let log = vec![
         log_entry_of(twice, "0", "10"),
         log_entry_of(twice, "10", "20"),
@@ -418,14 +418,14 @@ fn ledger_audit_catches_errors_that_cancel_out() {
     assert!(failure.problem.contains(&never.to_string()), "{failure}");
 
     // An entry whose payment is not the organization's, and a refund without its debit.
-    let stray = PaymentId::new_random();
+    let stray = PaymentId::generate();
     let mut input = audit_input("10", 1000, vec![log_entry_of(stray, "0", "10")]);
     input.payments.clear();
     assert!(audit_organization(&input)
         .unwrap_err()
         .problem
         .contains("not one of its payments"));
-    let refunded = PaymentId::new_random();
+    let refunded = PaymentId::generate();
     let mut input = audit_input("10", 1000, vec![log_entry_of(refunded, "0", "10")]);
     input.payments[0].status = PaymentStatus::Refunded;
     input.succeeded_minor_units = 1000;
@@ -435,7 +435,7 @@ fn ledger_audit_catches_errors_that_cancel_out() {
 #[test]
 fn ledger_audit_checks_chain_and_payments() {
     // One payment of 6.00 credited then refunded, one of 4.00 credited.
-    let refunded = PaymentId::new_random();
+    let refunded = PaymentId::generate();
     let log = vec![
         log_entry_of(refunded, "0", "6"),
         log_entry("6", "10"),

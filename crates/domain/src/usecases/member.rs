@@ -196,7 +196,7 @@ mod tests {
             forbidden
         );
         assert_eq!(
-            payments.get(&staff, PaymentId::new_random()).await,
+            payments.get(&staff, PaymentId::generate()).await,
             Err(BillingError::Forbidden(AccessError::MembersOnly))
         );
         assert_eq!(

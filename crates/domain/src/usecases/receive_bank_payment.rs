@@ -92,7 +92,7 @@ pub enum ReceiveError {
 ///     document_number: RawField::Text("PAY-328".into()),
 ///     document_date: RawField::Text("2024-04-27".into()),
 /// };
-/// let first = PaymentId::new_random();
+/// let first = PaymentId::generate();
 /// let store = AlreadyHas(first, BankPayment::from_raw(&body("145000"))?);
 /// let receive = ReceiveBankPayment::new(Arc::new(store));
 ///
@@ -180,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn new_operation_is_recorded_and_credited() {
-        let payment_id = PaymentId::new_random();
+        let payment_id = PaymentId::generate();
         let mut store = MockBankPaymentStore::new();
         store
             .expect_record_bank_payment()
@@ -238,7 +238,7 @@ mod tests {
 
     #[tokio::test]
     async fn same_operation_same_contents_is_a_duplicate() {
-        let payment_id = PaymentId::new_random();
+        let payment_id = PaymentId::generate();
         let receipt = use_case(already_recorded(payment_id, "145000"))
             .execute(&raw("145000.00", "1234567890"), Utc::now())
             .await
@@ -248,7 +248,7 @@ mod tests {
 
     #[tokio::test]
     async fn same_operation_other_contents_is_a_conflict() {
-        let payment_id = PaymentId::new_random();
+        let payment_id = PaymentId::generate();
         let err = use_case(already_recorded(payment_id, "145000"))
             .execute(&raw("145001", "1234567890"), Utc::now())
             .await

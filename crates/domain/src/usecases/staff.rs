@@ -159,7 +159,7 @@ mod tests {
         );
         assert_eq!(
             actions
-                .execute(&member, PaymentId::new_random(), refund(), Utc::now())
+                .execute(&member, PaymentId::generate(), refund(), Utc::now())
                 .await,
             Err(BillingError::Forbidden(AccessError::StaffOnly))
         );
@@ -247,7 +247,7 @@ mod tests {
                 .expect_apply_staff_action()
                 .returning(move |_, _, _| Err(StaffActionStoreError::Rule(returned.clone())));
             let err = StaffActions::new(Arc::new(store), Arc::new(MockInvoiceStore::new()))
-                .execute(&staff, PaymentId::new_random(), refund(), Utc::now())
+                .execute(&staff, PaymentId::generate(), refund(), Utc::now())
                 .await
                 .unwrap_err();
             let got = match err {
@@ -292,7 +292,7 @@ mod tests {
         });
         assert!(matches!(
             StaffActions::new(Arc::new(store), Arc::new(MockInvoiceStore::new()))
-                .execute(&staff(), PaymentId::new_random(), refund(), Utc::now())
+                .execute(&staff(), PaymentId::generate(), refund(), Utc::now())
                 .await,
             Err(BillingError::Storage(_))
         ));

@@ -28,7 +28,7 @@ pub(crate) fn organization() -> Organization {
 pub(crate) fn payment_of(organization_id: OrganizationId) -> PaymentView {
     PaymentView {
         payment: Payment {
-            id: PaymentId::new_random(),
+            id: PaymentId::generate(),
             organization_id,
             invoice_id: None,
             amount: Money::parse("1", Currency::RUB).unwrap(),
