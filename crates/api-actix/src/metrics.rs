@@ -128,6 +128,7 @@ struct Inner {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
+    http_in_flight: IntGauge,
     webhook_outcomes: IntCounterVec,
     credits: IntCounter,
     credited_minor_units: IntCounter,
@@ -166,6 +167,10 @@ impl Metrics {
             ]),
             &["method", "route"],
         )?;
+        let http_in_flight = IntGauge::new(
+            "http_requests_in_flight",
+            "Requests received and not answered yet (this one included when scraped).",
+        )?;
         let webhook_outcomes = IntCounterVec::new(
             Opts::new("webhook_outcomes_total", "Bank webhooks by outcome."),
             &["outcome"],
@@ -187,6 +192,7 @@ impl Metrics {
         )?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(http_in_flight.clone()))?;
         registry.register(Box::new(webhook_outcomes.clone()))?;
         registry.register(Box::new(credits.clone()))?;
         registry.register(Box::new(credited_minor_units.clone()))?;
@@ -239,6 +245,7 @@ impl Metrics {
             registry,
             http_requests,
             http_duration,
+            http_in_flight,
             webhook_outcomes,
             credits,
             credited_minor_units,
@@ -276,6 +283,13 @@ impl Metrics {
         self.0
             .credited_minor_units
             .inc_by(u64::try_from(minor_units).unwrap_or(0));
+    }
+
+    /// Counts a request as in flight until the returned guard is dropped: answered, failed
+    /// or abandoned by its client alike.
+    fn request_started(&self) -> InFlight {
+        self.0.http_in_flight.inc();
+        InFlight(self.0.http_in_flight.clone())
     }
 
     fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -323,6 +337,15 @@ impl Metrics {
     }
 }
 
+/// One request in `http_requests_in_flight`; dropping it takes the request out.
+struct InFlight(IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// A bounded `method` label: anything unusual is "OTHER".
 fn method_label(method: &Method) -> &'static str {
     match *method {
@@ -347,7 +370,9 @@ pub(crate) async fn track_requests(
         .map(|state| state.metrics.clone());
     let method = method_label(request.method());
     let started = Instant::now();
+    let in_flight = metrics.as_ref().map(Metrics::request_started);
     let result = next.call(request).await;
+    drop(in_flight);
     if let Some(metrics) = metrics {
         let seconds = started.elapsed().as_secs_f64();
         let (route, status) = match &result {
@@ -405,6 +430,31 @@ mod tests {
             assert!(text.contains(&line), "{line} missing from:\n{text}");
         }
         assert!(text.contains("balance_credits_total 0"));
+    }
+
+    #[test]
+    fn a_request_is_in_flight_until_its_guard_is_dropped() {
+        let metrics = Metrics::new().unwrap();
+        assert!(metrics
+            .render()
+            .unwrap()
+            .contains("http_requests_in_flight 0"));
+        let first = metrics.request_started();
+        let second = metrics.request_started();
+        assert!(metrics
+            .render()
+            .unwrap()
+            .contains("http_requests_in_flight 2"));
+        drop(first);
+        assert!(metrics
+            .render()
+            .unwrap()
+            .contains("http_requests_in_flight 1"));
+        drop(second);
+        assert!(metrics
+            .render()
+            .unwrap()
+            .contains("http_requests_in_flight 0"));
     }
 
     #[test]

@@ -67,6 +67,22 @@ fn start_binary(grace_secs: u64) -> Server {
     }
 }
 
+/// The server's `http_requests_in_flight`, not counting the scrape that reads it (0 when the
+/// scrape fails).
+fn requests_in_flight(port: u16) -> i64 {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .lines()
+        .find_map(|line| line.strip_prefix("http_requests_in_flight "))
+        .and_then(|value| value.trim().parse::<i64>().ok())
+        .map_or(0, |with_this_scrape| with_this_scrape - 1)
+}
+
 #[test]
 fn sigterm_lets_in_flight_requests_finish() {
     let mut server = start_binary(10);
@@ -92,7 +108,16 @@ fn sigterm_lets_in_flight_requests_finish() {
             .expect("first half");
         in_flight.push((stream, body, half));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // SIGTERM only once the server is inside all five (a fixed pause could be too short on
+    // a loaded machine: a connection not yet accepted would be closed with the listener).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while requests_in_flight(server.port) < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the five requests never reached the handlers"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
         .status()
