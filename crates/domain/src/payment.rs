@@ -15,9 +15,10 @@ use crate::organization::OrganizationId;
 pub struct PaymentId(pub Uuid);
 
 impl PaymentId {
-    /// A fresh id: a UUID version 7 (a millisecond timestamp, then 74 random bits). Ids made
-    /// later sort later, so a new payment's primary-key entry lands on the index's last page
-    /// instead of a random one: fewer pages written per commit on both backends.
+    /// A fresh id: a UUID version 7 (a millisecond timestamp, a counter reseeded at random
+    /// every millisecond, then random bits). Ids made later in this process sort later, so a
+    /// new payment's primary-key entry lands on the index's last page instead of a random one,
+    /// and a commit writes fewer index pages.
     pub fn generate() -> Self {
         Self(Uuid::now_v7())
     }

@@ -50,14 +50,8 @@ fn start_binary(grace_secs: u64) -> Server {
     let server = Server { child, port, dir };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ =
-                stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            if answer.starts_with("HTTP/1.1 200") {
-                return server;
-            }
+        if get(port, "/healthz").starts_with("HTTP/1.1 200") {
+            return server;
         }
         assert!(
             Instant::now() < deadline,
@@ -67,16 +61,21 @@ fn start_binary(grace_secs: u64) -> Server {
     }
 }
 
+/// The raw answer to a `GET` of `path` on one connection; empty when the server is not there.
+fn get(port: u16, path: &str) -> String {
+    let mut answer = String::new();
+    if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let _ = stream.write_all(request.as_bytes());
+        let _ = stream.read_to_string(&mut answer);
+    }
+    answer
+}
+
 /// The server's `http_requests_in_flight`, not counting the scrape that reads it (0 when the
 /// scrape fails).
 fn requests_in_flight(port: u16) -> i64 {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return 0;
-    };
-    let _ = stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
+    get(port, "/metrics")
         .lines()
         .find_map(|line| line.strip_prefix("http_requests_in_flight "))
         .and_then(|value| value.trim().parse::<i64>().ok())
